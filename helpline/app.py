@@ -1,0 +1,140 @@
+"""The app factory: `create_app(settings)` builds the whole server, with no globals.
+
+It wires storage -> services -> transport, and opens and closes each resource in one
+`cleanup_ctx` generator: the Redis pool, the socket.io server's manager, and the
+control listener through which any process (or the CLI) can drop a staff member's
+connections everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import socketio
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from helpline.appkeys import ACCOUNTS, CONVERSATIONS, SETTINGS, SIO, STORE
+from helpline.config import Settings
+from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
+from helpline.services.accounts import AccountPolicy, AccountService
+from helpline.services.conversations import ConversationPolicy, ConversationService
+from helpline.services.ports import SystemClock
+from helpline.storage.redis_store import RedisStore, connect_redis
+from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
+from helpline.transport.notifier import SocketNotifier
+from helpline.transport.staff import StaffNamespace
+from helpline.transport.youth import YouthNamespace
+
+log = logging.getLogger("helpline.app")
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the aiohttp application; `settings.redis_url` must be set."""
+    if not settings.redis_url:
+        raise ValueError("settings.redis_url must be resolved before create_app")
+    app = web.Application(
+        middlewares=[no_websocket_compression, errors_and_headers],
+        client_max_size=settings.max_frame_bytes,
+    )
+    app[SETTINGS] = settings
+    redis = connect_redis(settings.redis_url, settings.redis_max_connections)
+    store = RedisStore(redis, settings.key_prefix)
+    app[STORE] = store
+
+    allowed = frozenset(settings.allowed_origins)
+    manager = None
+    if settings.fanout == "redis":
+        manager = socketio.AsyncRedisManager(
+            settings.redis_url,
+            channel=store.keys.socketio_channel,
+            redis_options={
+                "max_connections": settings.redis_max_connections,
+            },
+        )
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        # A callable, never '*' or []: engineio treats both as "allow every origin".
+        cors_allowed_origins=lambda origin: origin in allowed,
+        max_http_buffer_size=settings.max_frame_bytes,
+        transports=list(settings.transports),
+        logger=False,
+        engineio_logger=False,
+        # No cookie: nothing about the device may be left behind.
+        cookie=None,
+    )
+    sio.attach(app)
+    app[SIO] = sio
+
+    clock = SystemClock()
+    notifier = SocketNotifier(sio)
+    accounts = AccountService(store, clock, AccountPolicy(
+        session_ttl_seconds=settings.session_ttl_seconds,
+        login_max_failures=settings.login_max_failures,
+        login_lock_seconds=settings.login_lock_seconds,
+        scrypt_log2_n=settings.scrypt_log2_n,
+    ))
+    conversations = ConversationService(store, notifier, clock, ConversationPolicy(
+        max_conversations_per_counsellor=settings.max_conversations_per_counsellor,
+        history_page_size=settings.history_page_size,
+    ))
+    app[ACCOUNTS] = accounts
+    app[CONVERSATIONS] = conversations
+    sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations,
+                                          settings.max_body_bytes))
+    sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations,
+                                          settings.max_body_bytes))
+    add_routes(app)
+    app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(_control_listener_ctx)
+    return app
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[STORE]
+    await store.ping()  # fail at start, not at the first conversation
+    yield
+    await store.redis.aclose()
+    await store.redis.connection_pool.disconnect()
+
+
+async def _control_listener_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_listen_control(app))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _listen_control(app: web.Application) -> None:
+    """Act on control messages from other processes and the CLI; reconnect on errors."""
+    store = app[STORE]
+    notifier = SocketNotifier(app[SIO])
+    while True:
+        try:
+            async with store.redis.pubsub() as pubsub:
+                await pubsub.subscribe(store.keys.control_channel)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    await _handle_control(notifier, message["data"])
+        except asyncio.CancelledError:
+            raise
+        except (RedisError, OSError) as exc:
+            log.warning("control channel lost (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(1)
+
+
+async def _handle_control(notifier: SocketNotifier, raw: bytes) -> None:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return
+    if message.get("type") == "staff_disabled" and isinstance(message.get("username"), str):
+        dropped = await notifier.disconnect_local_staff(message["username"])
+        log.info("disabled account: dropped %d connection(s)", dropped)

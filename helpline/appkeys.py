@@ -1,0 +1,17 @@
+"""Typed keys for what the aiohttp application holds (no module-level globals)."""
+
+from __future__ import annotations
+
+import socketio
+from aiohttp import web
+
+from helpline.config import Settings
+from helpline.services.accounts import AccountService
+from helpline.services.conversations import ConversationService
+from helpline.storage.redis_store import RedisStore
+
+SETTINGS = web.AppKey("settings", Settings)
+STORE = web.AppKey("store", RedisStore)
+ACCOUNTS = web.AppKey("accounts", AccountService)
+CONVERSATIONS = web.AppKey("conversations", ConversationService)
+SIO = web.AppKey("sio", socketio.AsyncServer)

@@ -1,0 +1,217 @@
+"""The `helpline` command: serve, and manage staff accounts.
+
+    helpline serve [--host H] [--port P] [--demo]
+    helpline users add NAME --role counsellor|supervisor|police|admin [--languages nl,en]
+    helpline users list
+    helpline users disable NAME
+
+Without REDIS_URL every command uses the embedded Redis in the data folder (starting
+it if no other helpline process has).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from helpline.app import create_app
+from helpline.config import ConfigError, Settings, load_settings
+from helpline.domain.roles import Role
+from helpline.embedded_redis import EmbeddedRedis, start_embedded_redis
+from helpline.errors import Conflict, HelplineError
+from helpline.services.accounts import AccountPolicy, AccountService
+from helpline.services.ports import SystemClock
+from helpline.storage.redis_store import RedisStore, connect_redis
+
+DEMO_ACCOUNTS = (
+    ("counsellor1", Role.COUNSELLOR, ("nl", "en")),
+    ("counsellor2", Role.COUNSELLOR, ("nl", "en", "pl")),
+    ("supervisor", Role.SUPERVISOR, ("nl", "en")),
+    ("police", Role.POLICE, ("nl",)),
+    ("admin", Role.ADMIN, ()),
+)
+DEMO_FILE = "demo-logins.txt"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        if args.host:
+            settings = settings.with_overrides(host=args.host)
+        if args.port is not None:
+            settings = settings.with_overrides(port=args.port)
+        return _serve(settings, demo=args.demo)
+    if args.command == "users":
+        return asyncio.run(_users(settings, args))
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument("--demo", action="store_true",
+                       help="create demo staff accounts on first start and print them")
+    users = sub.add_parser("users", help="manage staff accounts")
+    users_sub = users.add_subparsers(dest="action", required=True)
+    add = users_sub.add_parser("add", help="add an account; password from stdin or prompt")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--languages", default="", help="comma-separated, e.g. nl,en,pl")
+    add.add_argument("--generate", action="store_true",
+                     help="generate a strong password and print it")
+    users_sub.add_parser("list", help="list accounts")
+    disable = users_sub.add_parser("disable", help="disable an account and drop its sessions")
+    disable.add_argument("name")
+    return parser
+
+
+def _resolve_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
+    if settings.redis_url:
+        return settings, None
+    embedded = start_embedded_redis(settings.data_dir)
+    return settings.with_overrides(redis_url=embedded.url), embedded
+
+
+@contextlib.asynccontextmanager
+async def _accounts(settings: Settings) -> AsyncIterator[AccountService]:
+    assert settings.redis_url
+    redis = connect_redis(settings.redis_url, 4)
+    try:
+        store = RedisStore(redis, settings.key_prefix)
+        yield AccountService(store, SystemClock(), AccountPolicy(
+            session_ttl_seconds=settings.session_ttl_seconds,
+            login_max_failures=settings.login_max_failures,
+            login_lock_seconds=settings.login_lock_seconds,
+            scrypt_log2_n=settings.scrypt_log2_n,
+        ))
+    finally:
+        await redis.aclose()
+        await redis.connection_pool.disconnect()
+
+
+async def _users(settings: Settings, args: argparse.Namespace) -> int:
+    settings, embedded = _resolve_redis(settings)
+    try:
+        async with _accounts(settings) as accounts:
+            if args.action == "add":
+                password = _read_password(args.generate)
+                languages = tuple(x.strip() for x in args.languages.split(",") if x.strip())
+                await accounts.add_user(args.name, Role(args.role), password, languages)
+                print(f"added {args.name} ({args.role})")
+                if args.generate:
+                    print(f"password: {password}")
+            elif args.action == "list":
+                for member in await accounts.list_users():
+                    state = "disabled" if member.disabled else "active"
+                    langs = ",".join(member.languages) or "-"
+                    print(f"{member.username}\t{member.role.value}\t{state}\t{langs}")
+            elif args.action == "disable":
+                revoked = await accounts.disable_user(args.name)
+                print(f"disabled {args.name}; revoked {revoked} session(s)")
+    except HelplineError as exc:
+        print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+def _read_password(generate: bool) -> str:
+    if generate:
+        return secrets.token_urlsafe(15)
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            raise HelplineError("The two passwords differ.")
+        return first
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def _ensure_demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    """Create the demo accounts that are missing; return every known demo login."""
+    path = settings.data_dir / DEMO_FILE
+    known: dict[str, tuple[str, str]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, role, password = line.split("\t")
+            known[name] = (role, password)
+    async with _accounts(settings) as accounts:
+        existing = {m.username for m in await accounts.list_users()}
+        for name, role, languages in DEMO_ACCOUNTS:
+            if name in existing:
+                continue
+            password = secrets.token_urlsafe(12)
+            try:
+                await accounts.add_user(name, role, password, languages)
+            except Conflict:
+                continue
+            known[name] = (role.value, password)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        for name, (role_s, password) in known.items():
+            f.write(f"{name}\t{role_s}\t{password}\n")
+    return [(name, role_s, password) for name, (role_s, password) in known.items()]
+
+
+def _serve(settings: Settings, demo: bool) -> int:
+    settings, embedded = _resolve_redis(settings)
+    try:
+        return asyncio.run(_run_server(settings, demo))
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+async def _run_server(settings: Settings, demo: bool) -> int:
+    logins = await _ensure_demo_accounts(settings) if demo else []
+    app = create_app(settings)
+    # access_log=None: an access log would record addresses and user agents.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    base = f"http://{settings.host}:{port}"
+    redis_where = "embedded, in " + str(Path(settings.data_dir) / "redis") \
+        if settings.redis_url and settings.redis_url.startswith("unix://") else "external"
+    print(f"helpline listening on {base}", flush=True)
+    print(f"  health:   {base}/healthz", flush=True)
+    print(f"  sockets:  {base}/socket.io/ (namespaces /youth and /staff)", flush=True)
+    print(f"  login:    POST {base}/api/login", flush=True)
+    print(f"  redis:    {redis_where}", flush=True)
+    if logins:
+        print("demo staff logins (also in " f"{settings.data_dir / DEMO_FILE}):", flush=True)
+        for name, role, password in logins:
+            print(f"  {name:<12} {role:<11} {password}", flush=True)
+    await stop.wait()
+    await runner.cleanup()
+    return 0

@@ -1,0 +1,164 @@
+"""Settings: one frozen object, read once from the environment at start-up.
+
+Every setting has a documented default (README, "Configuration") and is read from a
+`HELPLINE_*` variable, except `REDIS_URL`, whose name is the common convention. A bad
+value fails at start with an error naming the variable, never mid-conversation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+FANOUT_MODES = ("local", "redis")
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # None means: start (or reuse) the embedded Redis in data_dir.
+    redis_url: str | None = None
+    data_dir: Path = Path("var")
+    key_prefix: str = "hl:"
+    # Browser origins that may open a socket; "" in the environment means none.
+    allowed_origins: tuple[str, ...] = ()
+    # "local": one process delivers in memory; "redis": several processes share events.
+    fanout: str = "local"
+    redis_max_connections: int = 64
+    max_conversations_per_counsellor: int = 3
+    max_body_bytes: int = 16 * 1024
+    max_frame_bytes: int = 64 * 1024
+    session_ttl_seconds: int = 12 * 3600
+    login_max_failures: int = 5
+    login_lock_seconds: int = 15 * 60
+    # scrypt cost as log2(N); 15 means N=32768, about 32 MiB and 0.1 s per hash.
+    scrypt_log2_n: int = 15
+    history_page_size: int = 200
+    log_level: str = "INFO"
+    transports: tuple[str, ...] = ("websocket", "polling")
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _get(env: Mapping[str, str], key: str, cast: Callable[[str], T], default: T) -> T:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return cast(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{key}={raw!r} is not valid: {exc}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be a positive whole number")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number from 0 to 65535")
+    return value
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = _csv(raw)
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("http://", "https://")):
+            raise ValueError("each origin must be an explicit http:// or https:// origin")
+        if origin.endswith("/"):
+            raise ValueError(f"origin {origin!r} must not end with a slash")
+    return origins
+
+
+def _fanout(raw: str) -> str:
+    if raw not in FANOUT_MODES:
+        raise ValueError(f"must be one of {', '.join(FANOUT_MODES)}")
+    return raw
+
+
+def _transports(raw: str) -> tuple[str, ...]:
+    values = _csv(raw)
+    if not values or any(v not in ("websocket", "polling") for v in values):
+        raise ValueError("must be websocket, polling or both, comma-separated")
+    return values
+
+
+def _prefix(raw: str) -> str:
+    if not raw.replace(":", "").replace("-", "").replace("_", "").isalnum():
+        raise ValueError("use letters, digits, '-', '_' and ':' only")
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    d = Settings()
+    host = _get(env, "HELPLINE_HOST", str, d.host)
+    port = _get(env, "HELPLINE_PORT", _port, d.port)
+    default_origins = (f"http://{host}:{port}", f"http://localhost:{port}")
+    origins_raw = env.get("HELPLINE_ALLOWED_ORIGINS")
+    allowed = default_origins
+    if origins_raw is not None:
+        try:
+            allowed = _origins(origins_raw)
+        except ValueError as exc:
+            raise ConfigError(
+                f"HELPLINE_ALLOWED_ORIGINS={origins_raw!r} is not valid: {exc}"
+            ) from None
+    log2n = _get(env, "HELPLINE_SCRYPT_LOG2_N", _positive_int, d.scrypt_log2_n)
+    if not 10 <= log2n <= 20:
+        raise ConfigError("HELPLINE_SCRYPT_LOG2_N must be between 10 and 20")
+    return Settings(
+        host=host,
+        port=port,
+        redis_url=env.get("REDIS_URL") or None,
+        data_dir=Path(_get(env, "HELPLINE_DATA_DIR", str, str(d.data_dir))),
+        key_prefix=_get(env, "HELPLINE_KEY_PREFIX", _prefix, d.key_prefix),
+        allowed_origins=allowed,
+        fanout=_get(env, "HELPLINE_FANOUT", _fanout, d.fanout),
+        redis_max_connections=_get(
+            env, "HELPLINE_REDIS_MAX_CONNECTIONS", _positive_int, d.redis_max_connections
+        ),
+        max_conversations_per_counsellor=_get(
+            env, "HELPLINE_MAX_CONVERSATIONS", _positive_int, d.max_conversations_per_counsellor
+        ),
+        max_body_bytes=_get(env, "HELPLINE_MAX_BODY_BYTES", _positive_int, d.max_body_bytes),
+        max_frame_bytes=_get(env, "HELPLINE_MAX_FRAME_BYTES", _positive_int, d.max_frame_bytes),
+        session_ttl_seconds=_get(
+            env, "HELPLINE_SESSION_TTL_SECONDS", _positive_int, d.session_ttl_seconds
+        ),
+        login_max_failures=_get(
+            env, "HELPLINE_LOGIN_MAX_FAILURES", _positive_int, d.login_max_failures
+        ),
+        login_lock_seconds=_get(
+            env, "HELPLINE_LOGIN_LOCK_SECONDS", _positive_int, d.login_lock_seconds
+        ),
+        scrypt_log2_n=log2n,
+        history_page_size=_get(env, "HELPLINE_HISTORY_PAGE_SIZE", _positive_int, 200),
+        log_level=_get(env, "HELPLINE_LOG_LEVEL", str, d.log_level).upper(),
+        transports=_get(env, "HELPLINE_TRANSPORTS", _transports, d.transports),
+    )

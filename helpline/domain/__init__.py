@@ -1,0 +1,1 @@
+"""Pure domain rules: conversation states, roles, access, wrap-up. No I/O here."""

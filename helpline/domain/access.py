@@ -1,0 +1,94 @@
+"""The one access check: may this actor do this action on this conversation?
+
+`check_access` is the choke point every conversation action passes through. It gives
+the same `NotFound` for "does not exist" and "not yours", so that nobody can probe
+which conversations exist. One condition per line, tested as a table of every
+role x state x action (tests/test_access.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from helpline.domain.conversation import CHAT_OPEN, WRAPUP_FROM, Conversation, State
+from helpline.domain.ids import ConversationId, Username
+from helpline.domain.roles import CHAT_ROLES, Role
+from helpline.errors import Forbidden, InvalidState, NotFound
+
+
+class Action(StrEnum):
+    READ = "read"  # history and summary
+    SEND = "send"  # messages and typing
+    END = "end"
+    ACCEPT = "accept"
+    WRAPUP = "wrapup"
+    REASSIGN = "reassign"
+
+
+@dataclass(frozen=True)
+class YouthActor:
+    conversation_id: ConversationId
+
+
+@dataclass(frozen=True)
+class StaffActor:
+    username: Username
+    role: Role
+
+
+Actor = YouthActor | StaffActor
+
+
+def check_access(actor: Actor, conversation: Conversation | None, action: Action) -> None:
+    """Raise unless `actor` may do `action` on `conversation` (None: does not exist)."""
+    if conversation is None:
+        raise NotFound()
+    if isinstance(actor, YouthActor):
+        _check_youth(actor, conversation, action)
+    else:
+        _check_staff(actor, conversation, action)
+
+
+def _check_youth(actor: YouthActor, conv: Conversation, action: Action) -> None:
+    if actor.conversation_id != conv.id:
+        raise NotFound()
+    if action is Action.READ:
+        return
+    if action in (Action.SEND, Action.END):
+        if conv.state not in CHAT_OPEN:
+            raise InvalidState("This conversation has ended.")
+        return
+    raise Forbidden()
+
+
+def _check_staff(actor: StaffActor, conv: Conversation, action: Action) -> None:
+    holds = conv.counsellor == actor.username
+    if action is Action.ACCEPT:
+        if actor.role not in CHAT_ROLES:
+            raise Forbidden()
+        if conv.state is not State.QUEUED:
+            # Someone else won the race (or the young person left): say so plainly.
+            raise InvalidState("This conversation is no longer waiting.")
+        return
+    if action is Action.REASSIGN:
+        if actor.role is not Role.SUPERVISOR:
+            raise Forbidden()
+        if conv.state is not State.ACTIVE:
+            raise InvalidState("Only an active conversation can be reassigned.")
+        return
+    # Supervisors see summaries of every conversation (overview), never its messages:
+    # reading or writing needs holding it.
+    if not holds or actor.role not in CHAT_ROLES:
+        raise NotFound()
+    if action is Action.READ:
+        return
+    if action in (Action.SEND, Action.END):
+        if conv.state is not State.ACTIVE:
+            raise InvalidState("This conversation is not active.")
+        return
+    if action is Action.WRAPUP:
+        if conv.state not in WRAPUP_FROM:
+            raise InvalidState("This conversation is already closed.")
+        return
+    raise Forbidden()

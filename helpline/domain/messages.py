@@ -1,0 +1,33 @@
+"""The message envelope: what the server relays and stores, blind to its content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpline.domain.ids import ConversationId
+
+
+@dataclass(frozen=True)
+class Envelope:
+    conversation_id: ConversationId
+    seq: int  # gap-free per conversation, starting at 1, assigned by the server
+    sender_role: str
+    sent_at: int  # server time, milliseconds since the epoch
+    body: bytes  # opaque: end-to-end encrypted by the clients
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "conversation_id": self.conversation_id,
+            "seq": self.seq,
+            "sender_role": self.sender_role,
+            "sent_at": self.sent_at,
+            "body": self.body,
+        }
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The result of storing a message; `duplicate` when a resend was recognised."""
+
+    envelope: Envelope
+    duplicate: bool

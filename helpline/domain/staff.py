@@ -1,0 +1,35 @@
+"""Staff members and their sessions, as values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpline.domain.ids import Username
+from helpline.domain.roles import Role
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    username: Username
+    role: Role
+    password_hash: str
+    disabled: bool
+    created_at: int
+    languages: tuple[str, ...] = ()
+
+    def public(self) -> dict[str, object]:
+        return {
+            "username": self.username,
+            "role": self.role.value,
+            "disabled": self.disabled,
+            "created_at": self.created_at,
+            "languages": list(self.languages),
+        }
+
+
+@dataclass(frozen=True)
+class Session:
+    username: Username
+    role: Role
+    expires_at: int
+    token_hash: str

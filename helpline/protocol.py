@@ -1,0 +1,111 @@
+"""The wire contract: namespaces, event names and payload parsing.
+
+Every payload is a JSON object (a dict); a field that is not declared, a missing
+required field, a wrong type or an oversized value is refused with
+`invalid_payload` or `too_large` before anything else happens. docs/protocol.md
+documents the same rules for browser clients.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from helpline.errors import InvalidPayload, TooLarge
+
+YOUTH_NAMESPACE = "/youth"
+STAFF_NAMESPACE = "/staff"
+
+CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+MAX_SEQ = 2**53 - 1  # the largest integer a browser's Number holds exactly
+
+
+@dataclass(frozen=True)
+class Str:
+    pattern: re.Pattern[str] | None = None
+    max_len: int = 200
+    required: bool = True
+    choices: type[StrEnum] | None = None
+
+
+@dataclass(frozen=True)
+class Int:
+    minimum: int = 0
+    maximum: int = MAX_SEQ
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Bool:
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Bytes:
+    max_len: int
+    required: bool = True
+
+
+Field = Str | Int | Bool | Bytes
+
+
+def parse(payload: object, spec: Mapping[str, Field]) -> dict[str, Any]:
+    """Check `payload` against `spec`; return the declared fields that are present."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise InvalidPayload("The payload must be an object.")
+    unknown = sorted(str(k) for k in payload if k not in spec)
+    if unknown:
+        raise InvalidPayload(f"Unknown field: {unknown[0][:40]}.")
+    out: dict[str, Any] = {}
+    for name, field in spec.items():
+        if name not in payload or payload[name] is None:
+            if field.required:
+                raise InvalidPayload(f"The field {name!r} is required.")
+            continue
+        out[name] = _check(name, payload[name], field)
+    return out
+
+
+def _check(name: str, value: object, field: Field) -> object:
+    if isinstance(field, Bool):
+        if not isinstance(value, bool):
+            raise InvalidPayload(f"The field {name!r} must be true or false.")
+        return value
+    if isinstance(field, Int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidPayload(f"The field {name!r} must be a whole number.")
+        if not field.minimum <= value <= field.maximum:
+            raise InvalidPayload(
+                f"The field {name!r} must be from {field.minimum} to {field.maximum}."
+            )
+        return value
+    if isinstance(field, Bytes):
+        if not isinstance(value, bytes | bytearray):
+            raise InvalidPayload(f"The field {name!r} must be binary data.")
+        if len(value) == 0:
+            raise InvalidPayload(f"The field {name!r} must not be empty.")
+        if len(value) > field.max_len:
+            raise TooLarge(f"The field {name!r} is larger than {field.max_len} bytes.")
+        return bytes(value)
+    if not isinstance(value, str):
+        raise InvalidPayload(f"The field {name!r} must be text.")
+    if len(value) > field.max_len:
+        raise TooLarge(f"The field {name!r} is longer than {field.max_len} characters.")
+    if field.choices is not None:
+        allowed = [c.value for c in field.choices]
+        if value not in allowed:
+            raise InvalidPayload(f"The field {name!r} must be one of: {', '.join(allowed)}.")
+        return field.choices(value)
+    if field.pattern is not None and not field.pattern.match(value):
+        raise InvalidPayload(f"The field {name!r} is not in the expected form.")
+    return value

@@ -1,0 +1,134 @@
+"""Staff accounts: create, list, disable; log in and out; check a session token.
+
+Passwords are hashed with scrypt; session tokens are 256-bit random strings of which
+only the SHA-256 is stored, with a TTL. Wrong passwords are counted per account and,
+past the limit, the account refuses every attempt until the window has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from helpline.domain.ids import Username, is_username, new_secret, secret_hash
+from helpline.domain.roles import Role
+from helpline.domain.staff import Session, StaffMember
+from helpline.errors import Conflict, InvalidPayload, NotFound, RateLimited, Unauthorized
+from helpline.services import passwords
+from helpline.services.ports import Clock
+from helpline.storage.redis_store import RedisStore
+
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 256
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    session_ttl_seconds: int
+    login_max_failures: int
+    login_lock_seconds: int
+    scrypt_log2_n: int
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    session: Session
+
+
+class AccountService:
+    def __init__(self, store: RedisStore, clock: Clock, policy: AccountPolicy) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+        self._dummy_hash: str | None = None
+
+    async def add_user(
+        self, username: str, role: Role, password: str, languages: tuple[str, ...] = ()
+    ) -> StaffMember:
+        """Create a staff account; `Conflict` if the name is taken."""
+        if not is_username(username):
+            raise InvalidPayload(
+                "A username is 2-32 characters: lowercase letters, digits, '.', '_' or '-'."
+            )
+        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise InvalidPayload(
+                f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
+            )
+        member = StaffMember(
+            username=Username(username),
+            role=role,
+            password_hash=await passwords.hash_password(password, self.policy.scrypt_log2_n),
+            disabled=False,
+            created_at=self.clock.now_ms(),
+            languages=languages,
+        )
+        if not await self.store.create_staff(member):
+            raise Conflict(f"There is already an account named {username!r}.")
+        return member
+
+    async def list_users(self) -> list[StaffMember]:
+        return await self.store.list_staff()
+
+    async def disable_user(self, username: str) -> int:
+        """Disable the account, revoke its sessions and drop its live connections.
+
+        Returns how many sessions were revoked. Every server process listens on the
+        control channel and disconnects that person's sockets at once.
+        """
+        if not is_username(username) or await self.store.get_staff(username) is None:
+            raise NotFound(f"There is no account named {username!r}.")
+        revoked = await self.store.disable_staff(username)
+        await self.store.publish_control({"type": "staff_disabled", "username": username})
+        return len(revoked)
+
+    async def login(self, username: str, password: str) -> LoginResult:
+        """Check the password and open a session; throttled per account."""
+        if not is_username(username) or len(password) > MAX_PASSWORD_LENGTH:
+            raise Unauthorized("Wrong username or password.")
+        if await self.store.get_login_failures(username) >= self.policy.login_max_failures:
+            raise RateLimited("Too many wrong passwords for this account. Try again later.")
+        member = await self.store.get_staff(username)
+        stored = member.password_hash if member else await self._get_dummy_hash()
+        ok = await passwords.verify_password(password, stored)
+        if not ok or member is None or member.disabled:
+            await self.store.count_login_failure(username, self.policy.login_lock_seconds)
+            raise Unauthorized("Wrong username or password.")
+        await self.store.clear_login_failures(username)
+        token = new_secret()
+        session = Session(
+            username=member.username,
+            role=member.role,
+            expires_at=self.clock.now_ms() + self.policy.session_ttl_seconds * 1000,
+            token_hash=secret_hash(token),
+        )
+        await self.store.create_session(session, self.policy.session_ttl_seconds)
+        return LoginResult(token=token, session=session)
+
+    async def authenticate(self, token: object) -> Session:
+        """The live session for a token, or `Unauthorized` (unknown, expired, disabled)."""
+        if not isinstance(token, str) or not 20 <= len(token) <= 128:
+            raise Unauthorized()
+        session = await self.store.get_session(secret_hash(token))
+        if session is None or session.expires_at <= self.clock.now_ms():
+            raise Unauthorized()
+        member = await self.store.get_staff(session.username)
+        if member is None or member.disabled:
+            raise Unauthorized()
+        return session
+
+    async def is_session_live(self, session: Session) -> bool:
+        """Cheap re-check for a connected socket: the session key still exists."""
+        current = await self.store.get_session(session.token_hash)
+        return current is not None and current.expires_at > self.clock.now_ms()
+
+    async def logout(self, token: object) -> None:
+        session = await self.authenticate(token)
+        await self.store.delete_session(session)
+
+    async def _get_dummy_hash(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = await asyncio.to_thread(
+                passwords.dummy_hash, self.policy.scrypt_log2_n
+            )
+        return self._dummy_hash

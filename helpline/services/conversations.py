@@ -1,0 +1,322 @@
+"""The conversation loop: open, resume, accept, chat, end, wrap up, reassign.
+
+Every use case follows one shape: load the conversation, let the domain decide
+(`check_access`), make the change through the store (which re-checks atomically),
+then tell exactly the people concerned through the notifier. This module is the one
+place that decides who is told what about a conversation.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from helpline.domain.access import Action, Actor, StaffActor, YouthActor, check_access
+from helpline.domain.conversation import CHAT_OPEN, Conversation, State
+from helpline.domain.ids import (
+    ConversationId,
+    Username,
+    is_conversation_id,
+    new_conversation_id,
+    new_secret,
+    secret_hash,
+)
+from helpline.domain.messages import Envelope
+from helpline.domain.roles import CHAT_ROLES, OVERVIEW_ROLES, QUEUE_ROLES, Role, SenderRole
+from helpline.domain.wrapup import WrapUp
+from helpline.errors import (
+    AlreadyTaken,
+    Forbidden,
+    InvalidState,
+    NotFound,
+)
+from helpline.services.ports import Clock, Notifier
+from helpline.storage.redis_store import RedisStore, StateConflict
+
+
+@dataclass(frozen=True)
+class ConversationPolicy:
+    max_conversations_per_counsellor: int
+    history_page_size: int
+
+
+@dataclass(frozen=True)
+class Opened:
+    conversation: Conversation
+    resume_token: str
+    position: int
+    queue_length: int
+
+
+@dataclass(frozen=True)
+class History:
+    messages: list[Envelope]
+    last_seq: int
+    more: bool
+
+
+class ConversationService:
+    def __init__(
+        self, store: RedisStore, notifier: Notifier, clock: Clock, policy: ConversationPolicy
+    ) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.policy = policy
+
+    # -- young person ---------------------------------------------------------------
+
+    async def open(self, language: str | None) -> Opened:
+        """A new anonymous conversation, straight into the queue.
+
+        The resume token is `<conversation id>.<secret>`; only the secret's hash is
+        stored, so a Redis dump cannot be used to take over a conversation.
+        """
+        cid = new_conversation_id()
+        secret = new_secret()
+        await self.store.create_conversation(cid, secret_hash(secret), self.clock.now_ms(),
+                                             language)
+        conversation = await self._load(cid)
+        queue = await self.store.list_queue()
+        await self._queue_changed(queue)
+        position = queue.index(cid) + 1 if cid in queue else 0
+        return Opened(conversation, f"{cid}.{secret}", position, len(queue))
+
+    async def resume(self, resume_token: str) -> Conversation:
+        """The conversation a resume token belongs to; `NotFound` for any bad token."""
+        cid, _, secret = resume_token.partition(".")
+        if not is_conversation_id(cid) or not secret:
+            raise NotFound()
+        stored = await self.store.get_resume_hash(cid)
+        if stored is None or not hmac.compare_digest(stored, secret_hash(secret)):
+            raise NotFound()
+        return await self._load(cid)
+
+    async def queue_position(self, conversation_id: ConversationId) -> tuple[int, int]:
+        queue = await self.store.list_queue()
+        position = queue.index(conversation_id) + 1 if conversation_id in queue else 0
+        return position, len(queue)
+
+    async def youth_online(self, conversation_id: ConversationId, online: bool) -> None:
+        """Tell the counsellor whether the young person is connected right now."""
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is not None and conv.counsellor and conv.state is State.ACTIVE:
+            await self.notifier.to_staff(
+                conv.counsellor, "presence",
+                {"conversation_id": conversation_id, "role": "youth", "online": online},
+            )
+
+    # -- both sides -----------------------------------------------------------------
+
+    async def send(
+        self, actor: Actor, conversation_id: ConversationId, body: bytes,
+        client_msg_id: str | None, origin: str | None,
+    ) -> Envelope:
+        """Store an opaque body as the next envelope and deliver it to the other side."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.SEND)
+        assert conv is not None
+        if isinstance(actor, YouthActor):
+            allowed, holder, role = CHAT_OPEN, None, SenderRole.YOUTH
+        else:
+            allowed, holder, role = {State.ACTIVE}, actor.username, SenderRole.COUNSELLOR
+        appended = await self.store.append_message(
+            conversation_id, allowed, holder, role.value, self.clock.now_ms(), body,
+            client_msg_id,
+        )
+        if not appended.duplicate:
+            await self._deliver(conv, "message", appended.envelope.to_wire(), origin)
+        return appended.envelope
+
+    async def typing(
+        self, actor: Actor, conversation_id: ConversationId, typing: bool, origin: str | None
+    ) -> None:
+        """Relay a typing signal to the other side; nothing is stored."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.SEND)
+        assert conv is not None
+        role = SenderRole.YOUTH if isinstance(actor, YouthActor) else SenderRole.COUNSELLOR
+        data = {"conversation_id": conversation_id, "role": role.value, "typing": typing}
+        await self._deliver(conv, "typing", data, origin)
+
+    async def history(
+        self, actor: Actor, conversation_id: ConversationId, after_seq: int, limit: int | None
+    ) -> History:
+        """Envelopes after `after_seq`, in order; `more` when a further page exists."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.READ)
+        assert conv is not None
+        page = min(limit or self.policy.history_page_size, self.policy.history_page_size)
+        messages = await self.store.read_messages(conversation_id, after_seq, page)
+        last = messages[-1].seq if messages else after_seq
+        return History(messages, conv.last_seq, more=last < conv.last_seq)
+
+    async def end(self, actor: Actor, conversation_id: ConversationId) -> State:
+        """End the chat. Unanswered: closed at once. Answered: ended, awaiting wrap-up."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.END)
+        if isinstance(actor, YouthActor):
+            allowed, holder, by = CHAT_OPEN, None, SenderRole.YOUTH.value
+        else:
+            allowed, holder, by = {State.ACTIVE}, actor.username, SenderRole.COUNSELLOR.value
+        try:
+            new_state = await self.store.end_conversation(
+                conversation_id, allowed, holder, by, self.clock.now_ms()
+            )
+        except StateConflict:
+            raise InvalidState("This conversation has already ended.") from None
+        updated = await self._load(conversation_id)
+        await self._announce_state(updated)
+        if new_state is State.CLOSED:
+            await self._queue_changed()
+        else:
+            await self._overview_changed()
+        return new_state
+
+    # -- staff ----------------------------------------------------------------------
+
+    async def queue(self, actor: StaffActor) -> list[dict[str, Any]]:
+        if actor.role not in QUEUE_ROLES:
+            raise Forbidden()
+        return await self._queue_entries(await self.store.list_queue())
+
+    async def held(self, actor: StaffActor) -> list[dict[str, Any]]:
+        """The conversations this person holds now, for the console after a reconnect."""
+        if actor.role not in CHAT_ROLES:
+            return []
+        ids = await self.store.list_held(actor.username)
+        now = self.clock.now_ms()
+        return [c.summary(now) for c in await self.store.get_conversations(ids)]
+
+    async def accept(self, actor: StaffActor, conversation_id: ConversationId) -> Conversation:
+        """Take a queued conversation. Of two racing counsellors exactly one wins."""
+        conv = await self.store.get_conversation(conversation_id)
+        try:
+            check_access(actor, conv, Action.ACCEPT)
+            await self.store.accept_conversation(
+                conversation_id, actor.username, self.clock.now_ms(),
+                self.policy.max_conversations_per_counsellor,
+            )
+        except (InvalidState, StateConflict) as exc:
+            current = exc.current if isinstance(exc, StateConflict) else conv and conv.state
+            if current in (State.ACTIVE, State.ACTIVE.value, State.ENDED, State.ENDED.value):
+                raise AlreadyTaken() from None
+            raise InvalidState("This conversation is no longer waiting.") from None
+        updated = await self._load(conversation_id)
+        await self._announce_state(updated)
+        await self._queue_changed()
+        return updated
+
+    async def wrapup(
+        self, actor: StaffActor, conversation_id: ConversationId, wrapup: WrapUp
+    ) -> None:
+        """File the wrap-up form; the conversation is closed and the slot freed."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.WRAPUP)
+        try:
+            await self.store.wrapup_conversation(
+                conversation_id, actor.username, self.clock.now_ms(), wrapup.to_fields()
+            )
+        except StateConflict:
+            raise InvalidState("This conversation is already closed.") from None
+        updated = await self._load(conversation_id)
+        await self._announce_state(updated)
+        await self._overview_changed()
+
+    async def reassign(
+        self, actor: StaffActor, conversation_id: ConversationId, to_user: str
+    ) -> Conversation:
+        """A supervisor moves an active conversation to another counsellor."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.REASSIGN)
+        assert conv is not None and conv.counsellor is not None
+        target = await self.store.get_staff(to_user)
+        if target is None or target.disabled or target.role not in CHAT_ROLES:
+            raise NotFound(f"There is no active counsellor named {to_user!r}.")
+        if target.username == conv.counsellor:
+            raise InvalidState("That counsellor already holds this conversation.")
+        try:
+            await self.store.reassign_conversation(
+                conversation_id, conv.counsellor, target.username,
+                self.policy.max_conversations_per_counsellor,
+            )
+        except StateConflict:
+            raise InvalidState("Only an active conversation can be reassigned.") from None
+        updated = await self._load(conversation_id)
+        now = self.clock.now_ms()
+        await self.notifier.to_staff(conv.counsellor, "assignment", {
+            "conversation": updated.summary(now), "held": False, "by": actor.username,
+        })
+        await self.notifier.to_staff(target.username, "assignment", {
+            "conversation": updated.summary(now), "held": True, "by": actor.username,
+        })
+        await self._overview_changed()
+        return updated
+
+    async def overview(self, actor: StaffActor) -> list[dict[str, Any]]:
+        """Every live conversation's state, waiting time and counsellor; never content."""
+        if actor.role not in OVERVIEW_ROLES:
+            raise Forbidden()
+        return await self._overview_entries()
+
+    # -- who is told what -----------------------------------------------------------
+
+    async def _deliver(
+        self, conv: Conversation, event: str, data: dict[str, Any], origin: str | None
+    ) -> None:
+        await self.notifier.to_youth(conv.id, event, data, skip=origin)
+        if conv.counsellor:
+            await self.notifier.to_staff(conv.counsellor, event, data, skip=origin)
+
+    async def _announce_state(self, conv: Conversation) -> None:
+        # The young person is told that a counsellor joined, never who.
+        await self.notifier.to_youth(conv.id, "state", {
+            "conversation_id": conv.id, "state": conv.state.value, "ended_by": conv.ended_by,
+        })
+        if conv.counsellor:
+            await self.notifier.to_staff(conv.counsellor, "state", {
+                "conversation_id": conv.id, "state": conv.state.value,
+                "ended_by": conv.ended_by, "counsellor": conv.counsellor,
+            })
+
+    async def _queue_changed(self, queue: list[ConversationId] | None = None) -> None:
+        """Push the queue to staff and each waiting young person's new position."""
+        if queue is None:
+            queue = await self.store.list_queue()
+        entries = await self._queue_entries(queue)
+        await self.notifier.to_queue_watchers("queue", {"entries": entries})
+        for position, cid in enumerate(queue, start=1):
+            await self.notifier.to_youth(cid, "queue_position", {
+                "conversation_id": cid, "position": position, "queue_length": len(queue),
+            })
+        await self._overview_changed()
+
+    async def _overview_changed(self) -> None:
+        await self.notifier.to_overview_watchers(
+            "overview", {"conversations": await self._overview_entries()}
+        )
+
+    async def _queue_entries(self, queue: list[ConversationId]) -> list[dict[str, Any]]:
+        now = self.clock.now_ms()
+        entries = []
+        for position, conv in enumerate(await self.store.get_conversations(queue), start=1):
+            entry = conv.summary(now)
+            entry["position"] = position
+            entries.append(entry)
+        return entries
+
+    async def _overview_entries(self) -> list[dict[str, Any]]:
+        now = self.clock.now_ms()
+        live = await self.store.get_conversations(await self.store.list_live())
+        return [c.summary(now) for c in live]
+
+    async def _load(self, conversation_id: str) -> Conversation:
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is None:
+            raise NotFound()
+        return conv
+
+
+def staff_actor(username: Username, role: Role) -> StaffActor:
+    return StaffActor(username=username, role=role)

@@ -1,0 +1,93 @@
+"""Every Redis key the helpline uses, declared in one place.
+
+All keys share an injectable prefix (default `hl:`) so that tests and several
+deployments can share one Redis. Ids are validated before they become part of a
+key, so that no client string can reach into another key space.
+
+    {p}conv:{id}            hash   conversation metadata (state, times, counsellor, ...)
+    {p}conv:{id}:msgs       list   message envelopes; list index + 1 is the seq
+    {p}conv:{id}:dedup      hash   client_msg_id -> seq, so a resend is not stored twice
+    {p}queue                zset   queued conversation ids, scored by queued_at (ms)
+    {p}live                 zset   not-yet-closed conversation ids, by created_at
+    {p}held:{username}      set    conversations a counsellor holds
+    {p}staff                set    all usernames
+    {p}staff:{username}     hash   role, password hash, disabled, created_at
+    {p}session:{hash}       hash   username, role, expires_at (TTL = session lifetime)
+    {p}sessions:{username}  set    that person's session hashes (for revocation)
+    {p}loginfail:{username} string failed-login counter (TTL = lock window)
+    {p}control              pub/sub control messages between server processes
+    {p}socketio             pub/sub python-socketio fan-out (fanout=redis only)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpline.domain.ids import is_conversation_id, is_username
+
+
+class BadKey(ValueError):
+    """An id that must never become part of a Redis key."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+
+    def conv(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}"
+
+    def msgs(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}:msgs"
+
+    def dedup(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}:dedup"
+
+    @property
+    def queue(self) -> str:
+        return f"{self.prefix}queue"
+
+    @property
+    def live(self) -> str:
+        return f"{self.prefix}live"
+
+    def held(self, username: str) -> str:
+        return f"{self.prefix}held:{_user(username)}"
+
+    @property
+    def staff_index(self) -> str:
+        return f"{self.prefix}staff"
+
+    def staff(self, username: str) -> str:
+        return f"{self.prefix}staff:{_user(username)}"
+
+    def session(self, token_hash: str) -> str:
+        if len(token_hash) != 64 or not all(c in "0123456789abcdef" for c in token_hash):
+            raise BadKey("session hash")
+        return f"{self.prefix}session:{token_hash}"
+
+    def sessions(self, username: str) -> str:
+        return f"{self.prefix}sessions:{_user(username)}"
+
+    def login_failures(self, username: str) -> str:
+        return f"{self.prefix}loginfail:{_user(username)}"
+
+    @property
+    def control_channel(self) -> str:
+        return f"{self.prefix}control"
+
+    @property
+    def socketio_channel(self) -> str:
+        return f"{self.prefix}socketio"
+
+
+def _cid(value: str) -> str:
+    if not is_conversation_id(value):
+        raise BadKey("conversation id")
+    return value
+
+
+def _user(value: str) -> str:
+    if not is_username(value):
+        raise BadKey("username")
+    return value

@@ -1,0 +1,387 @@
+"""The only code that talks to Redis: conversations, messages, staff and sessions.
+
+Methods are named verb_noun. A change that spans several keys runs as one Lua script
+(storage/scripts.py) or one MULTI/EXEC pipeline. The store checks the preconditions
+it is told (expected state, expected counsellor) atomically, but decides no policy:
+which states allow what is the domain's business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from helpline.domain.conversation import Conversation, State
+from helpline.domain.ids import ConversationId, Username
+from helpline.domain.messages import Appended, Envelope
+from helpline.domain.roles import Role
+from helpline.domain.staff import Session, StaffMember
+from helpline.errors import CapacityReached, InvalidState, NotFound
+from helpline.storage import scripts
+from helpline.storage.keys import Keys
+
+DEDUP_TTL_SECONDS = 24 * 3600
+
+
+class StateConflict(InvalidState):
+    """The conversation was not in a state the move allows; `current` says which."""
+
+    def __init__(self, current: str | None) -> None:
+        super().__init__()
+        self.current = current
+
+
+def connect_redis(url: str, max_connections: int) -> aioredis.Redis:
+    """A bytes-mode client with a bounded pool that waits instead of failing when full."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=10
+    )
+    return aioredis.Redis(connection_pool=pool, decode_responses=False)
+
+
+class RedisStore:
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self._append = redis.register_script(scripts.APPEND_MESSAGE)
+        self._accept = redis.register_script(scripts.ACCEPT)
+        self._end = redis.register_script(scripts.END)
+        self._wrapup = redis.register_script(scripts.WRAPUP)
+        self._reassign = redis.register_script(scripts.REASSIGN)
+
+    # -- health -------------------------------------------------------------------
+
+    async def ping(self) -> bool:
+        return bool(await cast(Awaitable[bool], self.redis.ping()))
+
+    # -- conversations ------------------------------------------------------------
+
+    async def create_conversation(
+        self, conversation_id: ConversationId, resume_hash: str, now_ms: int,
+        language: str | None,
+    ) -> None:
+        """Store a new queued conversation and put it in the queue, in one transaction."""
+        fields: dict[str, str | int] = {
+            "state": State.QUEUED.value,
+            "created_at": now_ms,
+            "queued_at": now_ms,
+            "last_seq": 0,
+            "resume_hash": resume_hash,
+        }
+        if language:
+            fields["language"] = language
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.conv(conversation_id), mapping=fields)  # type: ignore[arg-type]
+            pipe.zadd(self.keys.queue, {conversation_id: now_ms})
+            pipe.zadd(self.keys.live, {conversation_id: now_ms})
+            await pipe.execute()
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        raw = await cast(
+            Awaitable[dict[bytes, bytes]], self.redis.hgetall(self.keys.conv(conversation_id))
+        )
+        return _conversation(conversation_id, raw) if raw else None
+
+    async def get_conversations(self, ids: Sequence[str]) -> list[Conversation]:
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for cid in ids:
+                pipe.hgetall(self.keys.conv(cid))
+            rows: list[dict[bytes, bytes]] = await pipe.execute()
+        return [_conversation(cid, raw) for cid, raw in zip(ids, rows, strict=True) if raw]
+
+    async def get_resume_hash(self, conversation_id: str) -> str | None:
+        raw = await cast(
+            Awaitable[bytes | None],
+            self.redis.hget(self.keys.conv(conversation_id), "resume_hash"),
+        )
+        return raw.decode() if raw else None
+
+    async def list_queue(self) -> list[ConversationId]:
+        ids = await self.redis.zrange(self.keys.queue, 0, -1)
+        return [ConversationId(i.decode()) for i in ids]
+
+    async def list_live(self) -> list[ConversationId]:
+        ids = await self.redis.zrange(self.keys.live, 0, -1)
+        return [ConversationId(i.decode()) for i in ids]
+
+    async def list_held(self, username: str) -> list[ConversationId]:
+        ids = await cast(Awaitable[set[bytes]], self.redis.smembers(self.keys.held(username)))
+        return sorted(ConversationId(i.decode()) for i in ids)
+
+    async def accept_conversation(
+        self, conversation_id: ConversationId, username: Username, now_ms: int, capacity: int
+    ) -> None:
+        """Move queued -> active for `username`; exactly one of racing accepts succeeds."""
+        res = await self._run(
+            self._accept,
+            [self.keys.conv(conversation_id), self.keys.queue, self.keys.held(username)],
+            [conversation_id, username, now_ms, capacity],
+        )
+        _check(res)
+
+    async def end_conversation(
+        self, conversation_id: ConversationId, allowed: Iterable[State],
+        required_counsellor: str | None, ended_by: str, now_ms: int,
+    ) -> State:
+        """End the chat; returns the new state (closed if never answered, else ended)."""
+        res = await self._run(
+            self._end,
+            [self.keys.conv(conversation_id), self.keys.queue, self.keys.live],
+            [conversation_id, _csv(allowed), required_counsellor or "", ended_by, now_ms],
+        )
+        _check(res)
+        return State(res[1].decode())
+
+    async def wrapup_conversation(
+        self, conversation_id: ConversationId, counsellor: Username, now_ms: int,
+        fields: dict[str, str],
+    ) -> None:
+        """Close the conversation with the counsellor's wrap-up; frees their slot."""
+        args: list[str | int] = [conversation_id, counsellor, now_ms]
+        for k, v in fields.items():
+            args += [k, v]
+        res = await self._run(
+            self._wrapup,
+            [self.keys.conv(conversation_id), self.keys.held(counsellor), self.keys.live],
+            args,
+        )
+        _check(res)
+
+    async def reassign_conversation(
+        self, conversation_id: ConversationId, from_user: Username, to_user: Username,
+        capacity: int,
+    ) -> None:
+        res = await self._run(
+            self._reassign,
+            [self.keys.conv(conversation_id), self.keys.held(from_user),
+             self.keys.held(to_user)],
+            [conversation_id, from_user, to_user, capacity],
+        )
+        _check(res)
+
+    # -- messages -----------------------------------------------------------------
+
+    async def append_message(
+        self, conversation_id: ConversationId, allowed: Iterable[State],
+        required_counsellor: str | None, sender_role: str, now_ms: int, body: bytes,
+        client_msg_id: str | None,
+    ) -> Appended:
+        """Append an envelope with the next gap-free seq, if the state still allows it.
+
+        A resend with a `client_msg_id` already stored returns the original envelope
+        (`duplicate=True`), so a client that lost an ack can resend without doubling.
+        """
+        res = await self._run(
+            self._append,
+            [self.keys.conv(conversation_id), self.keys.msgs(conversation_id),
+             self.keys.dedup(conversation_id)],
+            [_csv(allowed), required_counsellor or "", sender_role, now_ms, body,
+             client_msg_id or "", DEDUP_TTL_SECONDS],
+        )
+        _check(res)
+        if res[0] == b"duplicate":
+            stored = await self.read_messages(conversation_id, int(res[1]) - 1, 1)
+            return Appended(stored[0], duplicate=True)
+        envelope = Envelope(conversation_id, int(res[1]), sender_role, now_ms, body)
+        return Appended(envelope, duplicate=False)
+
+    async def read_messages(
+        self, conversation_id: ConversationId, after_seq: int, limit: int
+    ) -> list[Envelope]:
+        """Envelopes with seq > after_seq, in order, at most `limit`."""
+        raw = await cast(
+            Awaitable[list[bytes]],
+            self.redis.lrange(self.keys.msgs(conversation_id), after_seq, after_seq + limit - 1),
+        )
+        out = []
+        for offset, packed in enumerate(raw):
+            role, at, body = packed.split(b"|", 2)
+            out.append(Envelope(conversation_id, after_seq + offset + 1, role.decode(),
+                                int(at), body))
+        return out
+
+    # -- staff --------------------------------------------------------------------
+
+    async def create_staff(self, member: StaffMember) -> bool:
+        """Store a new staff member; False if the name is taken."""
+        key = self.keys.staff(member.username)
+        fields = {
+            "role": member.role.value,
+            "password_hash": member.password_hash,
+            "disabled": "1" if member.disabled else "0",
+            "created_at": str(member.created_at),
+            "languages": ",".join(member.languages),
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key)
+                    if await pipe.exists(key):
+                        return False
+                    pipe.multi()
+                    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+                    pipe.sadd(self.keys.staff_index, member.username)
+                    await pipe.execute()
+                    return True
+                except aioredis.WatchError:
+                    continue
+
+    async def get_staff(self, username: str) -> StaffMember | None:
+        raw = await cast(
+            Awaitable[dict[bytes, bytes]], self.redis.hgetall(self.keys.staff(username))
+        )
+        return _staff(username, raw) if raw else None
+
+    async def list_staff(self) -> list[StaffMember]:
+        names = sorted(
+            n.decode() for n in
+            await cast(Awaitable[set[bytes]], self.redis.smembers(self.keys.staff_index))
+        )
+        out = []
+        for name in names:
+            member = await self.get_staff(name)
+            if member:
+                out.append(member)
+        return out
+
+    async def disable_staff(self, username: str) -> list[str]:
+        """Mark disabled and delete every session, atomically; returns the session hashes."""
+        skey = self.keys.sessions(username)
+        hashes = [
+            h.decode() for h in await cast(Awaitable[set[bytes]], self.redis.smembers(skey))
+        ]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.staff(username), "disabled", "1")
+            for h in hashes:
+                pipe.delete(self.keys.session(h))
+            pipe.delete(skey)
+            await pipe.execute()
+        return hashes
+
+    async def set_staff_languages(self, username: str, languages: Sequence[str]) -> None:
+        await cast(Awaitable[int], self.redis.hset(
+            self.keys.staff(username), "languages", ",".join(languages)))
+
+    # -- sessions and login throttling --------------------------------------------
+
+    async def create_session(self, session: Session, ttl_seconds: int) -> None:
+        key = self.keys.session(session.token_hash)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={
+                "username": session.username,
+                "role": session.role.value,
+                "expires_at": str(session.expires_at),
+            })
+            pipe.expire(key, ttl_seconds)
+            pipe.sadd(self.keys.sessions(session.username), session.token_hash)
+            # The index outlives no session by much: refreshed on every login.
+            pipe.expire(self.keys.sessions(session.username), ttl_seconds)
+            await pipe.execute()
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        raw = await cast(
+            Awaitable[dict[bytes, bytes]], self.redis.hgetall(self.keys.session(token_hash))
+        )
+        if not raw:
+            return None
+        return Session(
+            username=Username(raw[b"username"].decode()),
+            role=Role(raw[b"role"].decode()),
+            expires_at=int(raw[b"expires_at"]),
+            token_hash=token_hash,
+        )
+
+    async def delete_session(self, session: Session) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.session(session.token_hash))
+            pipe.srem(self.keys.sessions(session.username), session.token_hash)
+            await pipe.execute()
+
+    async def count_login_failure(self, username: str, window_seconds: int) -> int:
+        key = self.keys.login_failures(username)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_seconds, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def get_login_failures(self, username: str) -> int:
+        raw = await self.redis.get(self.keys.login_failures(username))
+        return int(raw) if raw else 0
+
+    async def clear_login_failures(self, username: str) -> None:
+        await self.redis.delete(self.keys.login_failures(username))
+
+    # -- control messages between processes ---------------------------------------
+
+    async def publish_control(self, message: dict[str, str]) -> None:
+        await self.redis.publish(self.keys.control_channel, json.dumps(message))
+
+    # -- helpers --------------------------------------------------------------------
+
+    async def _run(
+        self, script: AsyncScript, keys: list[str], args: list[Any]
+    ) -> list[bytes]:
+        return cast(list[bytes], await script(keys=keys, args=args))
+
+
+def _check(res: list[bytes]) -> None:
+    status = res[0]
+    if status in (b"ok", b"duplicate"):
+        return
+    if status == b"not_found":
+        raise NotFound()
+    if status == b"capacity":
+        raise CapacityReached()
+    if status == b"invalid_state":
+        raise StateConflict(res[1].decode() if len(res) > 1 else None)
+    raise RuntimeError(f"unexpected script status {status!r}")
+
+
+def _csv(states: Iterable[State]) -> str:
+    return ",".join(s.value for s in states)
+
+
+def _int(raw: dict[bytes, bytes], key: bytes) -> int | None:
+    value = raw.get(key)
+    return int(value) if value is not None else None
+
+
+def _str(raw: dict[bytes, bytes], key: bytes) -> str | None:
+    value = raw.get(key)
+    return value.decode() if value is not None else None
+
+
+def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation:
+    counsellor = _str(raw, b"counsellor")
+    return Conversation(
+        id=ConversationId(conversation_id),
+        state=State(raw[b"state"].decode()),
+        created_at=int(raw[b"created_at"]),
+        queued_at=int(raw[b"queued_at"]),
+        last_seq=int(raw.get(b"last_seq", b"0")),
+        language=_str(raw, b"language"),
+        counsellor=Username(counsellor) if counsellor else None,
+        accepted_at=_int(raw, b"accepted_at"),
+        ended_at=_int(raw, b"ended_at"),
+        ended_by=_str(raw, b"ended_by"),
+        closed_at=_int(raw, b"closed_at"),
+    )
+
+
+def _staff(username: str, raw: dict[bytes, bytes]) -> StaffMember:
+    langs = raw.get(b"languages", b"").decode()
+    return StaffMember(
+        username=Username(username),
+        role=Role(raw[b"role"].decode()),
+        password_hash=raw[b"password_hash"].decode(),
+        disabled=raw.get(b"disabled") == b"1",
+        created_at=int(raw[b"created_at"]),
+        languages=tuple(x for x in langs.split(",") if x),
+    )

@@ -1,0 +1,101 @@
+"""Lua scripts: each conversation move that spans several keys, done atomically.
+
+Each script re-checks the precondition the service decided on (expected state,
+expected counsellor) inside Redis, so that two racing clients cannot both succeed
+and a crash can never leave half a move. Scripts answer with a status word first;
+the store turns it into a domain result.
+"""
+
+# KEYS: conv, msgs, dedup
+# ARGV: allowed states (comma list), required counsellor ("" = any), sender role,
+#       now ms, body, client_msg_id ("" = none), dedup ttl seconds
+APPEND_MESSAGE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if not string.find(',' .. ARGV[1] .. ',', ',' .. state .. ',', 1, true) then
+  return {'invalid_state', state}
+end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[2] then
+  return {'not_found'}
+end
+if ARGV[6] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ARGV[6])
+  if seen then return {'duplicate', seen} end
+end
+local seq = redis.call('RPUSH', KEYS[2], ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+redis.call('HSET', KEYS[1], 'last_seq', seq)
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[6], seq)
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+end
+return {'ok', tostring(seq)}
+"""
+
+# KEYS: conv, queue, held(username)
+# ARGV: conversation id, username, now ms, capacity
+ACCEPT = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if state ~= 'queued' then return {'invalid_state', state} end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'capacity'} end
+redis.call('HSET', KEYS[1], 'state', 'active', 'counsellor', ARGV[2], 'accepted_at', ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return {'ok'}
+"""
+
+# End a conversation. Unanswered (queued) -> closed; answered (active) -> ended.
+# KEYS: conv, queue, live
+# ARGV: conversation id, allowed states (comma list), required counsellor ("" = any),
+#       ended_by, now ms
+END = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if not string.find(',' .. ARGV[2] .. ',', ',' .. state .. ',', 1, true) then
+  return {'invalid_state', state}
+end
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[3] then
+  return {'not_found'}
+end
+if state == 'queued' then
+  redis.call('HSET', KEYS[1], 'state', 'closed', 'ended_at', ARGV[5], 'ended_by', ARGV[4],
+             'closed_at', ARGV[5])
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return {'ok', 'closed'}
+end
+redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[5], 'ended_by', ARGV[4])
+return {'ok', 'ended'}
+"""
+
+# KEYS: conv, held(counsellor), live
+# ARGV: conversation id, counsellor, now ms, then field/value pairs of the wrap-up
+WRAPUP = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[2] then return {'not_found'} end
+if state ~= 'active' and state ~= 'ended' then return {'invalid_state', state} end
+if state == 'active' then
+  redis.call('HSET', KEYS[1], 'ended_at', ARGV[3], 'ended_by', 'counsellor')
+end
+redis.call('HSET', KEYS[1], 'state', 'closed', 'closed_at', ARGV[3])
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return {'ok', state}
+"""
+
+# KEYS: conv, held(from), held(to)
+# ARGV: conversation id, from, to, capacity
+REASSIGN = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if state ~= 'active' then return {'invalid_state', state} end
+if redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[2] then return {'not_found'} end
+if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'capacity'} end
+redis.call('HSET', KEYS[1], 'counsellor', ARGV[3])
+redis.call('SMOVE', KEYS[2], KEYS[3], ARGV[1])
+return {'ok'}
+"""

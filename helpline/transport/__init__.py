@@ -1,0 +1,1 @@
+"""The edge: socket.io namespaces, HTTP routes and the notifier. Thin by design."""

@@ -1,0 +1,46 @@
+"""What every namespace shares: event dispatch with one error boundary.
+
+Handlers are `on_<event>(sid, payload)` coroutines returning the ack result. The
+boundary turns a `HelplineError` into `{"error": {...}}`, a Redis outage into
+`unavailable`, anything unexpected into `internal_error` (logged by event name and
+exception type only: payloads never reach a log), an unknown event into
+`unknown_event`, and wraps a success as `{"ok": result}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from redis.exceptions import RedisError
+
+from helpline.errors import HelplineError, InvalidPayload, Unavailable, UnknownEvent
+
+log = logging.getLogger("helpline.transport")
+
+LIFECYCLE = frozenset({"connect", "disconnect"})
+
+
+class HelplineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in LIFECYCLE:
+            return await super().trigger_event(event, *args)
+        sid, rest = args[0], args[1:]
+        handler = getattr(self, f"on_{event}", None) if isinstance(event, str) else None
+        if handler is None or event in LIFECYCLE:
+            return UnknownEvent(f"There is no event {str(event)[:40]!r} here.").to_wire()
+        if len(rest) > 1:
+            return InvalidPayload("Send exactly one payload object.").to_wire()
+        try:
+            result = await handler(sid, rest[0] if rest else None)
+        except HelplineError as exc:
+            return exc.to_wire()
+        except RedisError as exc:
+            log.error("event %s: storage unavailable (%s)", event, type(exc).__name__)
+            return Unavailable().to_wire()
+        except Exception as exc:
+            log.error("event %s failed: %s", event, type(exc).__name__,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+            return HelplineError().to_wire()
+        return {"ok": result if result is not None else {}}

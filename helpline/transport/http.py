@@ -1,0 +1,121 @@
+"""HTTP routes: health, staff login and logout, and the headers every answer carries.
+
+Errors are JSON `{"error": {"code", "message"}}` with the status of the error class.
+Nothing about the caller (address, user agent) is logged or stored: the access log
+is off (see app.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from helpline.appkeys import ACCOUNTS, STORE
+from helpline.errors import HelplineError, InvalidPayload, Unauthorized, Unavailable
+from helpline.protocol import USERNAME, Str, parse
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+LOGIN_SPEC = {"username": Str(USERNAME, 32), "password": Str(max_len=256)}
+
+SECURITY_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def error_response(exc: HelplineError) -> web.Response:
+    return web.json_response(exc.to_wire(), status=exc.http_status)
+
+
+@web.middleware
+async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except HelplineError as exc:
+        response = error_response(exc)
+    except RedisError:
+        response = error_response(Unavailable())
+    except web.HTTPRequestEntityTooLarge:
+        response = web.json_response(
+            {"error": {"code": "too_large", "message": "The request is too large."}}, status=413)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@web.middleware
+async def no_websocket_compression(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Refuse permessage-deflate: it costs about 4x the memory per connection.
+
+    python-engineio builds its WebSocketResponse with aiohttp's default (compression
+    on), so the offer is removed from the request before the upgrade sees it.
+    """
+    if "Sec-WebSocket-Extensions" in request.headers:
+        headers = request.headers.copy()
+        del headers["Sec-WebSocket-Extensions"]
+        request = request.clone(headers=headers)
+    return await handler(request)
+
+
+async def read_json(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidPayload("The body must be JSON.") from None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        redis_ok = await request.app[STORE].ping()
+    except (RedisError, OSError):
+        redis_ok = False
+    return web.json_response(
+        {"status": "ok" if redis_ok else "degraded", "redis": redis_ok},
+        status=200 if redis_ok else 503,
+    )
+
+
+async def login(request: web.Request) -> web.Response:
+    args = parse(await read_json(request), LOGIN_SPEC)
+    result = await request.app[ACCOUNTS].login(args["username"], args["password"])
+    return web.json_response({
+        "token": result.token,
+        "expires_at": result.session.expires_at,
+        "username": result.session.username,
+        "role": result.session.role.value,
+    })
+
+
+async def logout(request: web.Request) -> web.Response:
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized()
+    await request.app[ACCOUNTS].logout(token.strip())
+    return web.Response(status=204)
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response({
+        "service": "helpline",
+        "socket_io_path": "/socket.io/",
+        "namespaces": ["/youth", "/staff"],
+        "docs": "docs/protocol.md",
+    })
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)

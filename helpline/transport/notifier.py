@@ -1,0 +1,61 @@
+"""The socket.io side of `Notifier`: rooms, and nothing else.
+
+Rooms (all joined by the process that holds the connection, so they work the same
+with in-process and Redis fan-out):
+    /youth  youth:{conversation id}   the young person's connection(s)
+    /staff  staff:{username}          every connection of one staff member
+    /staff  queue                     counsellors and supervisors (live queue)
+    /staff  overview                  supervisors and admins (live overview)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from helpline.domain.ids import ConversationId, Username
+from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
+
+QUEUE_ROOM = "queue"
+OVERVIEW_ROOM = "overview"
+
+
+def youth_room(conversation_id: str) -> str:
+    return f"youth:{conversation_id}"
+
+
+def staff_room(username: str) -> str:
+    return f"staff:{username}"
+
+
+class SocketNotifier:
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+
+    async def to_youth(
+        self, conversation_id: ConversationId, event: str, data: dict[str, Any],
+        skip: str | None = None,
+    ) -> None:
+        await self.sio.emit(event, data, room=youth_room(conversation_id),
+                            namespace=YOUTH_NAMESPACE, skip_sid=skip)
+
+    async def to_staff(
+        self, username: Username, event: str, data: dict[str, Any], skip: str | None = None
+    ) -> None:
+        await self.sio.emit(event, data, room=staff_room(username),
+                            namespace=STAFF_NAMESPACE, skip_sid=skip)
+
+    async def to_queue_watchers(self, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=QUEUE_ROOM, namespace=STAFF_NAMESPACE)
+
+    async def to_overview_watchers(self, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=OVERVIEW_ROOM, namespace=STAFF_NAMESPACE)
+
+    async def disconnect_local_staff(self, username: str) -> int:
+        """Drop this process's connections of one staff member; returns how many."""
+        sids = [sid for sid, _ in self.sio.manager.get_participants(
+            STAFF_NAMESPACE, staff_room(username))]
+        for sid in sids:
+            await self.sio.disconnect(sid, namespace=STAFF_NAMESPACE)
+        return len(sids)

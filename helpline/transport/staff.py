@@ -1,0 +1,138 @@
+"""The `/staff` namespace: counsellors, supervisors, police and admins.
+
+A connection authenticates once, with `auth: {"token": ...}` from `POST /api/login`
+(never in the URL). Every later event re-checks that the session is still live, so
+a revoked or expired session stops working at once even before its socket drops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+from helpline.domain.access import StaffActor
+from helpline.domain.ids import Username
+from helpline.domain.roles import OVERVIEW_ROLES, QUEUE_ROLES, Role
+from helpline.domain.staff import Session
+from helpline.domain.wrapup import AgeBand, ExploitationForm, Referral, WrapUp
+from helpline.errors import HelplineError, Unauthorized
+from helpline.protocol import (
+    CLIENT_MSG_ID,
+    CONVERSATION_ID,
+    USERNAME,
+    Bool,
+    Bytes,
+    Int,
+    Str,
+    parse,
+)
+from helpline.services.accounts import AccountService
+from helpline.services.conversations import ConversationService
+from helpline.transport.base import HelplineNamespace
+from helpline.transport.notifier import OVERVIEW_ROOM, QUEUE_ROOM, staff_room
+
+CID = Str(CONVERSATION_ID, 22)
+
+
+class StaffNamespace(HelplineNamespace):
+    def __init__(
+        self, namespace: str, accounts: AccountService, service: ConversationService,
+        max_body: int,
+    ) -> None:
+        super().__init__(namespace)
+        self.accounts = accounts
+        self.service = service
+        self.conv_spec = {"conversation_id": CID}
+        self.send_spec = {"conversation_id": CID, "body": Bytes(max_body),
+                          "client_msg_id": Str(CLIENT_MSG_ID, 64, required=False)}
+        self.typing_spec = {"conversation_id": CID, "typing": Bool()}
+        self.history_spec = {"conversation_id": CID, "after_seq": Int(),
+                             "limit": Int(1, 1000, required=False)}
+        self.wrapup_spec = {"conversation_id": CID, "form": Str(choices=ExploitationForm),
+                            "age_band": Str(choices=AgeBand), "referral": Str(choices=Referral)}
+        self.reassign_spec = {"conversation_id": CID, "to": Str(USERNAME, 32)}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            session = await self.accounts.authenticate(token)
+        except HelplineError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(
+                exc.message, {"code": exc.code}) from None
+        await self.save_session(sid, {"session": session})
+        await self.enter_room(sid, staff_room(session.username))
+        if session.role in QUEUE_ROLES:
+            await self.enter_room(sid, QUEUE_ROOM)
+        if session.role in OVERVIEW_ROLES:
+            await self.enter_room(sid, OVERVIEW_ROOM)
+
+    async def on_whoami(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, {})
+        actor = await self._actor(sid)
+        return {"username": actor.username, "role": actor.role.value}
+
+    async def on_queue(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, {})
+        return {"entries": await self.service.queue(await self._actor(sid))}
+
+    async def on_held(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, {})
+        return {"conversations": await self.service.held(await self._actor(sid))}
+
+    async def on_overview(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, {})
+        return {"conversations": await self.service.overview(await self._actor(sid))}
+
+    async def on_accept(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        conv = await self.service.accept(await self._actor(sid), args["conversation_id"])
+        return {"conversation": conv.summary(self.service.clock.now_ms())}
+
+    async def on_send(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.send_spec)
+        env = await self.service.send(await self._actor(sid), args["conversation_id"],
+                                      args["body"], args.get("client_msg_id"), sid)
+        return {"seq": env.seq, "sent_at": env.sent_at}
+
+    async def on_typing(self, sid: str, payload: object) -> None:
+        args = parse(payload, self.typing_spec)
+        await self.service.typing(await self._actor(sid), args["conversation_id"],
+                                  args["typing"], sid)
+
+    async def on_history(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.history_spec)
+        history = await self.service.history(await self._actor(sid), args["conversation_id"],
+                                             args["after_seq"], args.get("limit"))
+        return {"messages": [m.to_wire() for m in history.messages],
+                "last_seq": history.last_seq, "more": history.more}
+
+    async def on_end(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        state = await self.service.end(await self._actor(sid), args["conversation_id"])
+        return {"state": state.value}
+
+    async def on_wrapup(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.wrapup_spec)
+        wrapup = WrapUp(args["form"], args["age_band"], args["referral"])
+        await self.service.wrapup(await self._actor(sid), args["conversation_id"], wrapup)
+        return {"state": "closed"}
+
+    async def on_reassign(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.reassign_spec)
+        conv = await self.service.reassign(await self._actor(sid), args["conversation_id"],
+                                           args["to"])
+        return {"conversation": conv.summary(self.service.clock.now_ms())}
+
+    async def _actor(self, sid: str) -> StaffActor:
+        session: Session | None = (await self.get_session(sid)).get("session")
+        if session is None or not await self.accounts.is_session_live(session):
+            # Answer first, then drop the connection, so the client learns why.
+            self.server.start_background_task(self._drop_later, sid)
+            raise Unauthorized("Your session has ended. Please sign in again.")
+        return StaffActor(Username(session.username), Role(session.role))
+
+    async def _drop_later(self, sid: str) -> None:
+        await self.server.sleep(0.2)
+        await self.disconnect(sid)
+

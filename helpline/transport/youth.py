@@ -1,0 +1,112 @@
+"""The `/youth` namespace: the anonymous young person's widget.
+
+No account and nothing about the device is kept: no IP, no user agent, no cookie.
+A connection is bound to at most one conversation, by `open` or `resume`; events
+never name a conversation, so a young person cannot reach anyone else's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpline.domain.access import YouthActor
+from helpline.domain.ids import ConversationId
+from helpline.errors import AlreadyOpen, NoConversation
+from helpline.protocol import CLIENT_MSG_ID, LANGUAGE, TOKEN, Bool, Bytes, Int, Str, parse
+from helpline.services.conversations import ConversationService
+from helpline.transport.base import HelplineNamespace
+from helpline.transport.notifier import youth_room
+
+
+class YouthNamespace(HelplineNamespace):
+    def __init__(self, namespace: str, service: ConversationService, max_body: int) -> None:
+        super().__init__(namespace)
+        self.service = service
+        self.open_spec = {"language": Str(LANGUAGE, 16, required=False)}
+        self.resume_spec = {"resume_token": Str(TOKEN), "last_seq": Int(required=False)}
+        self.send_spec = {"body": Bytes(max_body), "client_msg_id": Str(CLIENT_MSG_ID, 64,
+                                                                           required=False)}
+        self.typing_spec = {"typing": Bool()}
+        self.history_spec = {"after_seq": Int(), "limit": Int(1, 1000, required=False)}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        # Deliberately nothing from `environ` is read or kept.
+        await self.save_session(sid, {})
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        cid = (await self.get_session(sid)).get("conversation_id")
+        if cid:
+            await self.service.youth_online(cid, online=False)
+
+    async def on_open(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.open_spec)
+        await self._require_none(sid)
+        opened = await self.service.open(args.get("language"))
+        await self._bind(sid, opened.conversation.id)
+        return {
+            "conversation_id": opened.conversation.id,
+            "resume_token": opened.resume_token,
+            "state": opened.conversation.state.value,
+            "position": opened.position,
+            "queue_length": opened.queue_length,
+        }
+
+    async def on_resume(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.resume_spec)
+        await self._require_none(sid)
+        conv = await self.service.resume(args["resume_token"])
+        await self._bind(sid, conv.id)
+        history = await self.service.history(
+            YouthActor(conv.id), conv.id, args.get("last_seq", 0), None
+        )
+        position, length = await self.service.queue_position(conv.id)
+        await self.service.youth_online(conv.id, online=True)
+        return {
+            "conversation_id": conv.id,
+            "state": conv.state.value,
+            "position": position,
+            "queue_length": length,
+            "messages": [m.to_wire() for m in history.messages],
+            "last_seq": history.last_seq,
+            "more": history.more,
+        }
+
+    async def on_send(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.send_spec)
+        cid = await self._conversation(sid)
+        env = await self.service.send(YouthActor(cid), cid, args["body"],
+                                      args.get("client_msg_id"), sid)
+        return {"seq": env.seq, "sent_at": env.sent_at}
+
+    async def on_typing(self, sid: str, payload: object) -> None:
+        args = parse(payload, self.typing_spec)
+        cid = await self._conversation(sid)
+        await self.service.typing(YouthActor(cid), cid, args["typing"], sid)
+
+    async def on_history(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.history_spec)
+        cid = await self._conversation(sid)
+        history = await self.service.history(YouthActor(cid), cid, args["after_seq"],
+                                             args.get("limit"))
+        return {"messages": [m.to_wire() for m in history.messages],
+                "last_seq": history.last_seq, "more": history.more}
+
+    async def on_end(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, {})
+        cid = await self._conversation(sid)
+        state = await self.service.end(YouthActor(cid), cid)
+        return {"state": state.value}
+
+    async def _conversation(self, sid: str) -> ConversationId:
+        cid = (await self.get_session(sid)).get("conversation_id")
+        if not cid:
+            raise NoConversation()
+        return ConversationId(cid)
+
+    async def _require_none(self, sid: str) -> None:
+        if (await self.get_session(sid)).get("conversation_id"):
+            raise AlreadyOpen()
+
+    async def _bind(self, sid: str, cid: ConversationId) -> None:
+        await self.save_session(sid, {"conversation_id": cid})
+        await self.enter_room(sid, youth_room(cid))
