@@ -99,8 +99,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     store = app[STORE]
     await store.ping()  # fail at start, not at the first conversation
     yield
-    await store.redis.aclose()
-    await store.redis.connection_pool.disconnect()
+    await store.close()
 
 
 async def _control_listener_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -98,9 +98,8 @@ def _resolve_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
 @contextlib.asynccontextmanager
 async def _accounts(settings: Settings) -> AsyncIterator[AccountService]:
     assert settings.redis_url
-    redis = connect_redis(settings.redis_url, 4)
+    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
     try:
-        store = RedisStore(redis, settings.key_prefix)
         yield AccountService(store, SystemClock(), AccountPolicy(
             session_ttl_seconds=settings.session_ttl_seconds,
             login_max_failures=settings.login_max_failures,
@@ -108,8 +107,7 @@ async def _accounts(settings: Settings) -> AsyncIterator[AccountService]:
             scrypt_log2_n=settings.scrypt_log2_n,
         ))
     finally:
-        await redis.aclose()
-        await redis.connection_pool.disconnect()
+        await store.close()
 
 
 async def _users(settings: Settings, args: argparse.Namespace) -> int:

@@ -55,6 +55,10 @@ class RedisStore:
 
     # -- health -------------------------------------------------------------------
 
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
+
     async def ping(self) -> bool:
         return bool(await cast(Awaitable[bool], self.redis.ping()))
 
