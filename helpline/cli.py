@@ -178,14 +178,15 @@ async def _ensure_demo_accounts(settings: Settings) -> list[tuple[str, str, str]
 
 def _serve(settings: Settings, demo: bool) -> int:
     settings, embedded = _resolve_redis(settings)
+    where = f"embedded, in {settings.data_dir / 'redis'}" if embedded else "external (REDIS_URL)"
     try:
-        return asyncio.run(_run_server(settings, demo))
+        return asyncio.run(_run_server(settings, demo, where))
     finally:
         if embedded:
             embedded.stop()
 
 
-async def _run_server(settings: Settings, demo: bool) -> int:
+async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
     logins = await _ensure_demo_accounts(settings) if demo else []
     app = create_app(settings)
     # access_log=None: an access log would record addresses and user agents.
@@ -199,8 +200,6 @@ async def _run_server(settings: Settings, demo: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     base = f"http://{settings.host}:{port}"
-    redis_where = "embedded, in " + str(Path(settings.data_dir) / "redis") \
-        if settings.redis_url and settings.redis_url.startswith("unix://") else "external"
     print(f"helpline listening on {base}", flush=True)
     print(f"  health:   {base}/healthz", flush=True)
     print(f"  sockets:  {base}/socket.io/ (namespaces /youth and /staff)", flush=True)

@@ -8,6 +8,7 @@ may deliver seq 7 before seq 6), so it drops what it has and asks for the gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,11 +29,13 @@ class ClientError(Exception):
 class Transcript:
     conversation_id: str
     messages: list[dict[str, Any]] = field(default_factory=list)
+    # Where this copy starts: a client resuming with last_seq N already has 1..N.
+    start_after: int = 0
     _pending: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def last_seq(self) -> int:
-        return self.messages[-1]["seq"] if self.messages else 0
+        return int(self.messages[-1]["seq"]) if self.messages else self.start_after
 
     def add(self, envelope: dict[str, Any]) -> bool:
         """Take an envelope; True when a gap remains that history must fill."""
@@ -73,13 +76,25 @@ class BaseClient:
     # -- connection -------------------------------------------------------------------
 
     async def _connect(self, auth: dict[str, Any] | None = None) -> None:
-        await self.sio.connect(self.url, namespaces=[self.namespace], headers=self.headers,
-                               transports=self.transports, auth=auth, wait_timeout=10)
+        try:
+            await self.sio.connect(self.url, namespaces=[self.namespace],
+                                   headers=self.headers, transports=self.transports,
+                                   auth=auth, wait_timeout=10)
+        except Exception:
+            await self._close_http()
+            raise
 
     async def disconnect(self) -> None:
         await self.sio.disconnect()
         for task in list(self._tasks):
             task.cancel()
+        await self._close_http()
+
+    async def _close_http(self) -> None:
+        # engineio keeps an aiohttp session that a refused connect leaves open.
+        http = getattr(self.sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()
 
     @property
     def connected(self) -> bool:
@@ -154,7 +169,9 @@ class BaseClient:
         async def check() -> None:
             async with self._changed:
                 while not condition():
-                    await self._changed.wait()
+                    # Also poll: connection state changes without any event arriving.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), 0.05)
         await asyncio.wait_for(check(), timeout)
 
     async def _notify(self) -> None:

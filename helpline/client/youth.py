@@ -37,7 +37,10 @@ class YouthClient(BaseClient):
         if token is None:
             raise ClientError("no_conversation", "nothing to resume")
         cid = token.partition(".")[0]
-        after = self.transcript(cid).last_seq if last_seq is None else last_seq
+        transcript = self.transcript(cid)
+        if last_seq is not None and not transcript.messages:
+            transcript.start_after = last_seq
+        after = transcript.last_seq
         result = await self.call("resume", {"resume_token": token, "last_seq": after})
         self.conversation_id, self.resume_token = result["conversation_id"], token
         self.state = result["state"]

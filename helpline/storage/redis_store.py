@@ -52,6 +52,7 @@ class RedisStore:
         self._end = redis.register_script(scripts.END)
         self._wrapup = redis.register_script(scripts.WRAPUP)
         self._reassign = redis.register_script(scripts.REASSIGN)
+        self._count = redis.register_script(scripts.COUNT_IN_WINDOW)
 
     # -- health -------------------------------------------------------------------
 
@@ -308,11 +309,8 @@ class RedisStore:
             await pipe.execute()
 
     async def count_login_failure(self, username: str, window_seconds: int) -> int:
-        key = self.keys.login_failures(username)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds, nx=True)
-            count, _ = await pipe.execute()
+        count = await self._count(keys=[self.keys.login_failures(username)],
+                                  args=[window_seconds])
         return int(count)
 
     async def get_login_failures(self, username: str) -> int:

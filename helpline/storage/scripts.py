@@ -99,3 +99,12 @@ redis.call('HSET', KEYS[1], 'counsellor', ARGV[3])
 redis.call('SMOVE', KEYS[2], KEYS[3], ARGV[1])
 return {'ok'}
 """
+
+# A counter that expires a fixed window after its first increment (EXPIRE NX needs
+# Redis 7; the embedded server is 6.2).
+# KEYS: counter; ARGV: window seconds
+COUNT_IN_WINDOW = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1])) end
+return n
+"""

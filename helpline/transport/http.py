@@ -8,6 +8,7 @@ is off (see app.py).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ from redis.exceptions import RedisError
 from helpline.appkeys import ACCOUNTS, STORE
 from helpline.errors import HelplineError, InvalidPayload, Unauthorized, Unavailable
 from helpline.protocol import USERNAME, Str, parse
+
+log = logging.getLogger("helpline.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,7 +44,9 @@ async def errors_and_headers(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
     except HelplineError as exc:
         response = error_response(exc)
-    except RedisError:
+    except RedisError as exc:
+        log.error("%s %s: storage unavailable (%s)", request.method, request.path,
+                  type(exc).__name__)
         response = error_response(Unavailable())
     except web.HTTPRequestEntityTooLarge:
         response = web.json_response(

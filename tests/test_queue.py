@@ -1,0 +1,78 @@
+"""The queue: live positions for waiting young people, and the accept race."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from helpline.client import ClientError
+from tests.conftest import Harness, ServerProcess
+
+
+async def test_three_waiting_see_their_positions_change_live(
+    harness: Harness, server: ServerProcess
+) -> None:
+    first, second, third = [await harness.youth() for _ in range(3)]
+    assert [first.conversation_id, second.conversation_id] != [None, None]
+    # Each learns its place as the others arrive.
+    await first.wait_for("queue_position", lambda d: d["queue_length"] == 3)
+    await second.wait_for("queue_position", lambda d: d == {
+        "conversation_id": second.conversation_id, "position": 2, "queue_length": 3})
+
+    counsellor = await harness.staff("bea")
+    assert [e["conversation_id"] for e in await counsellor.queue()] == [
+        first.conversation_id, second.conversation_id, third.conversation_id]
+
+    # The first is answered: the others move up by one, live.
+    assert first.conversation_id is not None
+    await counsellor.accept(first.conversation_id)
+    await second.wait_for("queue_position", lambda d: d["position"] == 1)
+    await third.wait_for("queue_position", lambda d: d["position"] == 2
+                         and d["queue_length"] == 2)
+
+    # The second leaves before anyone answered: the third is now first.
+    assert await second.end() == "closed"
+    await third.wait_for("queue_position", lambda d: d == {
+        "conversation_id": third.conversation_id, "position": 1, "queue_length": 1})
+    await counsellor.wait_until(lambda: [e["conversation_id"] for e in counsellor.queue_entries]
+                                == [third.conversation_id])
+
+
+async def test_accept_race_has_exactly_one_winner_each_round(
+    harness: Harness, server: ServerProcess
+) -> None:
+    one = await harness.staff("carl")
+    two = await harness.staff("dina")
+    for round_ in range(20):
+        youth = await harness.youth()
+        cid = youth.conversation_id
+        assert cid is not None
+        results = await asyncio.gather(one.accept(cid), two.accept(cid),
+                                       return_exceptions=True)
+        wins = [r for r in results if isinstance(r, dict)]
+        losses = [r for r in results if isinstance(r, ClientError)]
+        assert len(wins) == 1, f"round {round_}: {results}"
+        assert len(losses) == 1 and losses[0].code == "already_taken", results
+        winner = one if wins[0]["counsellor"] == "carl" else two
+        await winner.wrapup(cid, "unknown", "unknown", "none")
+        await youth.disconnect()
+
+
+async def test_counsellor_holds_up_to_the_limit(harness: Harness) -> None:
+    harness.server(HELPLINE_MAX_CONVERSATIONS="2")
+    counsellor = await harness.staff("emma")
+    youths = [await harness.youth() for _ in range(3)]
+    ids = [y.conversation_id for y in youths]
+    assert None not in ids
+    await counsellor.accept(ids[0])  # type: ignore[arg-type]
+    await counsellor.accept(ids[1])  # type: ignore[arg-type]
+    with pytest.raises(ClientError) as refused:
+        await counsellor.accept(ids[2])  # type: ignore[arg-type]
+    assert refused.value.code == "capacity_reached"
+    # The refused one is still waiting for someone else, first in line.
+    assert [e["conversation_id"] for e in await counsellor.queue()] == [ids[2]]
+    # Wrapping one up frees a slot.
+    await counsellor.wrapup(ids[0], "labour", "18_23", "labour_inspectorate")  # type: ignore[arg-type]
+    await counsellor.accept(ids[2])  # type: ignore[arg-type]
+    assert sorted(c["conversation_id"] for c in await counsellor.held()) == sorted(ids[1:])

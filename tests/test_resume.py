@@ -1,0 +1,94 @@
+"""Reconnecting: nothing lost and nothing doubled, even across a killed server."""
+
+from __future__ import annotations
+
+from helpline.client import YouthClient
+from tests.conftest import Harness, ServerProcess
+
+
+def seqs(messages: list[dict[str, object]]) -> list[object]:
+    return [m["seq"] for m in messages]
+
+
+async def test_resume_after_a_dropped_connection_gets_exactly_what_was_missed(
+    harness: Harness, server: ServerProcess
+) -> None:
+    counsellor = await harness.staff("finn")
+    youth = await harness.youth()
+    cid = youth.conversation_id
+    assert cid and youth.resume_token
+    await counsellor.accept(cid)
+    await youth.send(b"one")
+    await counsellor.send(cid, b"two")
+    await youth.wait_until(lambda: len(youth.messages) == 2)
+
+    # The phone loses its connection; the counsellor keeps writing.
+    await youth.disconnect()
+    await counsellor.wait_for("presence", lambda d: d["online"] is False)
+    await counsellor.send(cid, b"three")
+    await counsellor.send(cid, b"four")
+
+    # Back online (same page, same memory): resume from the last seq it saw.
+    again = YouthClient(server.url)
+    harness.clients.append(again)
+    await again.connect()
+    result = await again.resume(youth.resume_token, last_seq=2)
+    assert [m["body"] for m in result["messages"]] == [b"three", b"four"]
+    assert result["state"] == "active"
+    await counsellor.wait_for("presence", lambda d: d["online"] is True)
+    # Live messages continue after the resumed ones, none repeated.
+    await counsellor.send(cid, b"five")
+    await again.wait_until(lambda: seqs(again.messages) == [3, 4, 5])
+    await again.send(b"six")
+    await counsellor.wait_until(lambda: seqs(counsellor.messages(cid)) == [1, 2, 3, 4, 5, 6])
+
+
+async def test_resume_with_a_wrong_token_finds_nothing(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth = await harness.youth()
+    assert youth.conversation_id
+    thief = await harness.youth(open_=False)
+    for token in (f"{youth.conversation_id}.wrong-secret", "x.y", "garbage"):
+        ack = await thief.emit_raw("resume", {"resume_token": token})
+        assert ack["error"]["code"] == "not_found", token
+
+
+async def test_server_killed_and_restarted_loses_and_doubles_nothing(
+    harness: Harness, server: ServerProcess
+) -> None:
+    counsellor = await harness.staff("gert")
+    youth = await harness.youth()
+    cid = youth.conversation_id
+    assert cid
+    await counsellor.accept(cid)
+    await youth.send(b"before-1")
+    await counsellor.send(cid, b"before-2")
+    await youth.wait_until(lambda: len(youth.messages) == 2)
+
+    server.kill()  # SIGKILL: no clean shutdown
+    await youth.wait_until(lambda: not youth.connected, timeout=10)
+    server.start()
+
+    # Both clients reconnect by themselves; the young person's client resumes.
+    await counsellor.wait_until(lambda: counsellor.connected, timeout=15)
+    await youth.wait_until(lambda: youth.connected, timeout=15)
+    await counsellor.send(cid, b"after-3")
+    await youth.wait_until(lambda: seqs(youth.messages) == [1, 2, 3], timeout=10)
+    await youth.send(b"after-4")
+    await counsellor.wait_until(lambda: seqs(counsellor.messages(cid)) == [1, 2, 3, 4])
+    assert [m["body"] for m in youth.messages] == [b"before-1", b"before-2", b"after-3",
+                                                   b"after-4"]
+    # State survived in Redis: still active, still held by the same counsellor.
+    assert [c["conversation_id"] for c in await counsellor.held()] == [cid]
+
+
+async def test_resend_with_the_same_client_msg_id_is_stored_once(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth = await harness.youth()
+    first = await youth.call("send", {"body": b"hello", "client_msg_id": "m-1"})
+    again = await youth.call("send", {"body": b"hello", "client_msg_id": "m-1"})
+    assert first == again
+    history = await youth.history(0)
+    assert [m["seq"] for m in history["messages"]] == [1]
