@@ -26,6 +26,9 @@ class Action(StrEnum):
     REASSIGN = "reassign"
 
 
+YOUTH_ACTIONS = frozenset({Action.READ, Action.SEND, Action.END})
+
+
 @dataclass(frozen=True)
 class YouthActor:
     conversation_id: ConversationId
@@ -42,6 +45,10 @@ Actor = YouthActor | StaffActor
 
 def check_access(actor: Actor, conversation: Conversation | None, action: Action) -> None:
     """Raise unless `actor` may do `action` on `conversation` (None: does not exist)."""
+    # A role that may never do this is told so first: it reveals nothing about the
+    # conversation, and keeps "forbidden" meaning the same whatever the id.
+    if not _kind_may(actor, action):
+        raise Forbidden()
     if conversation is None:
         raise NotFound()
     if isinstance(actor, YouthActor):
@@ -50,36 +57,37 @@ def check_access(actor: Actor, conversation: Conversation | None, action: Action
         _check_staff(actor, conversation, action)
 
 
+def _kind_may(actor: Actor, action: Action) -> bool:
+    if isinstance(actor, YouthActor):
+        return action in YOUTH_ACTIONS
+    if action is Action.REASSIGN:
+        return actor.role is Role.SUPERVISOR
+    return actor.role in CHAT_ROLES
+
+
 def _check_youth(actor: YouthActor, conv: Conversation, action: Action) -> None:
     if actor.conversation_id != conv.id:
         raise NotFound()
     if action is Action.READ:
         return
-    if action in (Action.SEND, Action.END):
-        if conv.state not in CHAT_OPEN:
-            raise InvalidState("This conversation has ended.")
-        return
-    raise Forbidden()
+    if conv.state not in CHAT_OPEN:  # SEND or END
+        raise InvalidState("This conversation has ended.")
 
 
 def _check_staff(actor: StaffActor, conv: Conversation, action: Action) -> None:
     holds = conv.counsellor == actor.username
     if action is Action.ACCEPT:
-        if actor.role not in CHAT_ROLES:
-            raise Forbidden()
         if conv.state is not State.QUEUED:
             # Someone else won the race (or the young person left): say so plainly.
             raise InvalidState("This conversation is no longer waiting.")
         return
     if action is Action.REASSIGN:
-        if actor.role is not Role.SUPERVISOR:
-            raise Forbidden()
         if conv.state is not State.ACTIVE:
             raise InvalidState("Only an active conversation can be reassigned.")
         return
     # Supervisors see summaries of every conversation (overview), never its messages:
     # reading or writing needs holding it.
-    if not holds or actor.role not in CHAT_ROLES:
+    if not holds:
         raise NotFound()
     if action is Action.READ:
         return

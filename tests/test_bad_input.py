@@ -1,0 +1,139 @@
+"""Bad input gets a clear error code, loses nothing, and the connection stays usable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from helpline.domain.roles import Role
+from tests.conftest import Harness, ServerProcess
+
+BIG = b"x" * (16 * 1024 + 1)
+
+YOUTH_BEFORE_OPEN: list[tuple[str, tuple[Any, ...], str]] = [
+    ("send", ({"body": b"hi"},), "no_conversation"),
+    ("history", ({"after_seq": 0},), "no_conversation"),
+    ("end", ({},), "no_conversation"),
+    ("open", ("a string",), "invalid_payload"),
+    ("open", ({"language": "nl", "ip": "1.2.3.4"},), "invalid_payload"),
+    ("open", ({"language": "Dutch!"},), "invalid_payload"),
+    ("open", ({"language": "n" * 17},), "too_large"),
+    ("resume", ({"resume_token": "bad token with spaces"},), "invalid_payload"),
+    ("resume", ({},), "invalid_payload"),
+    ("no_such_event", ({},), "unknown_event"),
+]
+
+YOUTH_AFTER_OPEN: list[tuple[str, tuple[Any, ...], str]] = [
+    ("open", ({},), "already_open"),
+    ("send", ({},), "invalid_payload"),
+    ("send", ({"body": "text, not bytes"},), "invalid_payload"),
+    ("send", ({"body": b""},), "invalid_payload"),
+    ("send", ({"body": BIG},), "too_large"),
+    ("send", ({"body": b"x", "client_msg_id": "spaces are bad"},), "invalid_payload"),
+    ("send", ([b"a", b"list"],), "invalid_payload"),
+    ("send", ({"body": b"x"}, {"body": b"y"}), "invalid_payload"),
+    ("typing", ({"typing": "yes"},), "invalid_payload"),
+    ("typing", ({"typing": 1},), "invalid_payload"),
+    ("history", ({"after_seq": -1},), "invalid_payload"),
+    ("history", ({"after_seq": 1.5},), "invalid_payload"),
+    ("history", ({"after_seq": 2**60},), "invalid_payload"),
+    ("history", ({"after_seq": 0, "limit": 0},), "invalid_payload"),
+    ("history", ({"after_seq": True},), "invalid_payload"),
+]
+
+STAFF: list[tuple[str, tuple[Any, ...], str]] = [
+    ("accept", ({},), "invalid_payload"),
+    ("accept", ({"conversation_id": "../../etc/passwd"},), "invalid_payload"),
+    ("accept", ({"conversation_id": 12345},), "invalid_payload"),
+    ("accept", ({"conversation_id": "B" * 22},), "not_found"),
+    ("send", ({"conversation_id": "B" * 22, "body": BIG},), "too_large"),
+    ("typing", (None,), "invalid_payload"),
+    ("wrapup", ({"conversation_id": "B" * 22, "form": "murder", "age_band": "unknown",
+                 "referral": "none"},), "invalid_payload"),
+    ("reassign", ({"conversation_id": "B" * 22, "to": "someone"},), "forbidden"),
+    ("overview", ({},), "forbidden"),
+    ("queue", ({"extra": 1},), "invalid_payload"),
+    ("open", ({},), "unknown_event"),
+]
+
+
+async def _all_refused(client: Any, cases: list[tuple[str, tuple[Any, ...], str]]) -> None:
+    for event, args, code in cases:
+        ack = await client.emit_raw(event, *args)
+        assert isinstance(ack, dict) and "error" in ack, (event, args, ack)
+        assert ack["error"]["code"] == code, (event, args, ack)
+        assert ack["error"]["message"], (event, args)
+        assert client.connected, (event, args)
+
+
+async def test_youth_bad_events_each_get_their_code_and_the_chat_goes_on(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth = await harness.youth(open_=False)
+    await _all_refused(youth, YOUTH_BEFORE_OPEN)
+    await youth.open()
+    await youth.send(b"accepted before")
+    await _all_refused(youth, YOUTH_AFTER_OPEN)
+    # Still usable, and nothing was lost or added by the refused events.
+    await youth.send(b"accepted after")
+    history = await youth.history(0)
+    assert [m["body"] for m in history["messages"]] == [b"accepted before", b"accepted after"]
+    assert len(YOUTH_BEFORE_OPEN) + len(YOUTH_AFTER_OPEN) + len(STAFF) >= 20
+
+
+async def test_staff_bad_events_each_get_their_code(
+    harness: Harness, server: ServerProcess
+) -> None:
+    counsellor = await harness.staff("wim", Role.COUNSELLOR)
+    await _all_refused(counsellor, STAFF)
+    youth = await harness.youth()
+    assert youth.conversation_id
+    await counsellor.accept(youth.conversation_id)
+    await counsellor.send(youth.conversation_id, b"still works")
+    # State rules: after the end, neither side can write and wrap-up closes it once.
+    assert await youth.end() == "ended"
+    ack = await youth.emit_raw("send", {"body": b"too late"})
+    assert ack["error"]["code"] == "invalid_state"
+    ack = await counsellor.emit_raw("send", {"conversation_id": youth.conversation_id,
+                                             "body": b"too late"})
+    assert ack["error"]["code"] == "invalid_state"
+    await counsellor.wrapup(youth.conversation_id, "sexual", "12_15", "police")
+    ack = await counsellor.emit_raw("wrapup", {
+        "conversation_id": youth.conversation_id, "form": "sexual", "age_band": "12_15",
+        "referral": "police"})
+    assert ack["error"]["code"] == "invalid_state"  # already closed
+    assert await counsellor.whoami() == {"username": "wim", "role": "counsellor"}
+
+
+async def test_an_oversized_frame_closes_only_that_connection(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth = await harness.youth(reconnection=False)
+    bystander = await harness.youth()
+    with pytest.raises(Exception):  # noqa: B017 - the socket is closed under the call
+        await youth.emit_raw("send", {"body": b"x" * (70 * 1024)}, timeout=3)
+    await youth.wait_until(lambda: not youth.connected)
+    # The server and everyone else are fine.
+    await bystander.send(b"unaffected")
+    assert (await bystander.history(0))["messages"][0]["body"] == b"unaffected"
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "code"), [
+    (b"not json", "application/json", 400, "invalid_payload"),
+    (b'["a", "list"]', "application/json", 400, "invalid_payload"),
+    (b'{"username": "x"}', "application/json", 400, "invalid_payload"),
+    (b'{"username": "ab", "password": "p", "more": 1}', "application/json", 400,
+     "invalid_payload"),
+    (b"{" + b" " * (70 * 1024) + b"}", "application/json", 413, "too_large"),
+])
+async def test_bad_login_requests(
+    server: ServerProcess, body: bytes, content_type: str, status: int, code: str
+) -> None:
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{server.url}/api/login", data=body, headers={"Content-Type": content_type}
+    ) as resp:
+        assert resp.status == status
+        assert (await resp.json())["error"]["code"] == code
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
