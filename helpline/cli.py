@@ -21,7 +21,6 @@ import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 
 from aiohttp import web
 

@@ -119,7 +119,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     d = Settings()
     host = _get(env, "HELPLINE_HOST", str, d.host)
     port = _get(env, "HELPLINE_PORT", _port, d.port)
-    default_origins = (f"http://{host}:{port}", f"http://localhost:{port}")
+    default_origins: tuple[str, ...] = (f"http://{host}:{port}", f"http://localhost:{port}")
     origins_raw = env.get("HELPLINE_ALLOWED_ORIGINS")
     allowed = default_origins
     if origins_raw is not None:

@@ -55,9 +55,11 @@ class Bytes:
 
 
 Field = Str | Int | Bool | Bytes
+Spec = Mapping[str, Field]
+NO_FIELDS: Spec = {}
 
 
-def parse(payload: object, spec: Mapping[str, Field]) -> dict[str, Any]:
+def parse(payload: object, spec: Spec) -> dict[str, Any]:
     """Check `payload` against `spec`; return the declared fields that are present."""
     if payload is None:
         payload = {}

@@ -34,6 +34,8 @@ from helpline.errors import (
 from helpline.services.ports import Clock, Notifier
 from helpline.storage.redis_store import RedisStore, StateConflict
 
+ACTIVE_ONLY = frozenset({State.ACTIVE})
+
 
 @dataclass(frozen=True)
 class ConversationPolicy:
@@ -120,7 +122,7 @@ class ConversationService:
         if isinstance(actor, YouthActor):
             allowed, holder, role = CHAT_OPEN, None, SenderRole.YOUTH
         else:
-            allowed, holder, role = {State.ACTIVE}, actor.username, SenderRole.COUNSELLOR
+            allowed, holder, role = ACTIVE_ONLY, actor.username, SenderRole.COUNSELLOR
         appended = await self.store.append_message(
             conversation_id, allowed, holder, role.value, self.clock.now_ms(), body,
             client_msg_id,
@@ -159,7 +161,7 @@ class ConversationService:
         if isinstance(actor, YouthActor):
             allowed, holder, by = CHAT_OPEN, None, SenderRole.YOUTH.value
         else:
-            allowed, holder, by = {State.ACTIVE}, actor.username, SenderRole.COUNSELLOR.value
+            allowed, holder, by = ACTIVE_ONLY, actor.username, SenderRole.COUNSELLOR.value
         try:
             new_state = await self.store.end_conversation(
                 conversation_id, allowed, holder, by, self.clock.now_ms()

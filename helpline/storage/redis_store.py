@@ -53,6 +53,7 @@ class RedisStore:
         self._wrapup = redis.register_script(scripts.WRAPUP)
         self._reassign = redis.register_script(scripts.REASSIGN)
         self._count = redis.register_script(scripts.COUNT_IN_WINDOW)
+        self._create_staff = redis.register_script(scripts.CREATE_STAFF)
 
     # -- health -------------------------------------------------------------------
 
@@ -61,7 +62,7 @@ class RedisStore:
         await self.redis.connection_pool.disconnect()
 
     async def ping(self) -> bool:
-        return bool(await cast(Awaitable[bool], self.redis.ping()))
+        return bool(await self.redis.ping())
 
     # -- conversations ------------------------------------------------------------
 
@@ -108,11 +109,11 @@ class RedisStore:
         return raw.decode() if raw else None
 
     async def list_queue(self) -> list[ConversationId]:
-        ids = await self.redis.zrange(self.keys.queue, 0, -1)
+        ids = cast(list[bytes], await self.redis.zrange(self.keys.queue, 0, -1))
         return [ConversationId(i.decode()) for i in ids]
 
     async def list_live(self) -> list[ConversationId]:
-        ids = await self.redis.zrange(self.keys.live, 0, -1)
+        ids = cast(list[bytes], await self.redis.zrange(self.keys.live, 0, -1))
         return [ConversationId(i.decode()) for i in ids]
 
     async def list_held(self, username: str) -> list[ConversationId]:
@@ -223,19 +224,11 @@ class RedisStore:
             "created_at": str(member.created_at),
             "languages": ",".join(member.languages),
         }
-        async with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(key)
-                    if await pipe.exists(key):
-                        return False
-                    pipe.multi()
-                    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-                    pipe.sadd(self.keys.staff_index, member.username)
-                    await pipe.execute()
-                    return True
-                except aioredis.WatchError:
-                    continue
+        args: list[str] = [member.username]
+        for k, v in fields.items():
+            args += [k, v]
+        created = await self._create_staff(keys=[key, self.keys.staff_index], args=args)
+        return bool(created)
 
     async def get_staff(self, username: str) -> StaffMember | None:
         raw = await cast(
@@ -270,8 +263,8 @@ class RedisStore:
         return hashes
 
     async def set_staff_languages(self, username: str, languages: Sequence[str]) -> None:
-        await cast(Awaitable[int], self.redis.hset(
-            self.keys.staff(username), "languages", ",".join(languages)))
+        await self.redis.hset(
+            self.keys.staff(username), "languages", ",".join(languages))
 
     # -- sessions and login throttling --------------------------------------------
 

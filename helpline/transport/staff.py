@@ -20,10 +20,12 @@ from helpline.errors import HelplineError, Unauthorized
 from helpline.protocol import (
     CLIENT_MSG_ID,
     CONVERSATION_ID,
+    NO_FIELDS,
     USERNAME,
     Bool,
     Bytes,
     Int,
+    Spec,
     Str,
     parse,
 )
@@ -43,15 +45,15 @@ class StaffNamespace(HelplineNamespace):
         super().__init__(namespace)
         self.accounts = accounts
         self.service = service
-        self.conv_spec = {"conversation_id": CID}
-        self.send_spec = {"conversation_id": CID, "body": Bytes(max_body),
+        self.conv_spec: Spec = {"conversation_id": CID}
+        self.send_spec: Spec = {"conversation_id": CID, "body": Bytes(max_body),
                           "client_msg_id": Str(CLIENT_MSG_ID, 64, required=False)}
-        self.typing_spec = {"conversation_id": CID, "typing": Bool()}
-        self.history_spec = {"conversation_id": CID, "after_seq": Int(),
+        self.typing_spec: Spec = {"conversation_id": CID, "typing": Bool()}
+        self.history_spec: Spec = {"conversation_id": CID, "after_seq": Int(),
                              "limit": Int(1, 1000, required=False)}
-        self.wrapup_spec = {"conversation_id": CID, "form": Str(choices=ExploitationForm),
+        self.wrapup_spec: Spec = {"conversation_id": CID, "form": Str(choices=ExploitationForm),
                             "age_band": Str(choices=AgeBand), "referral": Str(choices=Referral)}
-        self.reassign_spec = {"conversation_id": CID, "to": Str(USERNAME, 32)}
+        self.reassign_spec: Spec = {"conversation_id": CID, "to": Str(USERNAME, 32)}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -68,20 +70,20 @@ class StaffNamespace(HelplineNamespace):
             await self.enter_room(sid, OVERVIEW_ROOM)
 
     async def on_whoami(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, {})
+        parse(payload, NO_FIELDS)
         actor = await self._actor(sid)
         return {"username": actor.username, "role": actor.role.value}
 
     async def on_queue(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, {})
+        parse(payload, NO_FIELDS)
         return {"entries": await self.service.queue(await self._actor(sid))}
 
     async def on_held(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, {})
+        parse(payload, NO_FIELDS)
         return {"conversations": await self.service.held(await self._actor(sid))}
 
     async def on_overview(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, {})
+        parse(payload, NO_FIELDS)
         return {"conversations": await self.service.overview(await self._actor(sid))}
 
     async def on_accept(self, sid: str, payload: object) -> dict[str, Any]:

@@ -12,7 +12,18 @@ from typing import Any
 from helpline.domain.access import YouthActor
 from helpline.domain.ids import ConversationId
 from helpline.errors import AlreadyOpen, NoConversation
-from helpline.protocol import CLIENT_MSG_ID, LANGUAGE, TOKEN, Bool, Bytes, Int, Str, parse
+from helpline.protocol import (
+    CLIENT_MSG_ID,
+    LANGUAGE,
+    NO_FIELDS,
+    TOKEN,
+    Bool,
+    Bytes,
+    Int,
+    Spec,
+    Str,
+    parse,
+)
 from helpline.services.conversations import ConversationService
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import youth_room
@@ -22,12 +33,12 @@ class YouthNamespace(HelplineNamespace):
     def __init__(self, namespace: str, service: ConversationService, max_body: int) -> None:
         super().__init__(namespace)
         self.service = service
-        self.open_spec = {"language": Str(LANGUAGE, 16, required=False)}
-        self.resume_spec = {"resume_token": Str(TOKEN), "last_seq": Int(required=False)}
-        self.send_spec = {"body": Bytes(max_body), "client_msg_id": Str(CLIENT_MSG_ID, 64,
+        self.open_spec: Spec = {"language": Str(LANGUAGE, 16, required=False)}
+        self.resume_spec: Spec = {"resume_token": Str(TOKEN), "last_seq": Int(required=False)}
+        self.send_spec: Spec = {"body": Bytes(max_body), "client_msg_id": Str(CLIENT_MSG_ID, 64,
                                                                            required=False)}
-        self.typing_spec = {"typing": Bool()}
-        self.history_spec = {"after_seq": Int(), "limit": Int(1, 1000, required=False)}
+        self.typing_spec: Spec = {"typing": Bool()}
+        self.history_spec: Spec = {"after_seq": Int(), "limit": Int(1, 1000, required=False)}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         # Deliberately nothing from `environ` is read or kept.
@@ -92,7 +103,7 @@ class YouthNamespace(HelplineNamespace):
                 "last_seq": history.last_seq, "more": history.more}
 
     async def on_end(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, {})
+        parse(payload, NO_FIELDS)
         cid = await self._conversation(sid)
         state = await self.service.end(YouthActor(cid), cid)
         return {"state": state.value}

@@ -1,0 +1,118 @@
+// Reference check of the helpline vectors with WebCrypto and @hpke/core, written from
+// docs/crypto.md without the Python code. Usage (Node 20+, from a folder whose
+// node_modules has @hpke/core and @hpke/dhkem-x25519):
+//   node check_vectors.mjs <path to tests/vectors> [out.json]
+// With out.json it also writes a JS-made wrap and envelope that Python can open
+// (see README.md, "Checking from JavaScript").
+import { readFileSync, writeFileSync } from "node:fs";
+import { webcrypto as wc } from "node:crypto";
+import { CipherSuite, HkdfSha256, Aes256Gcm } from "@hpke/core";
+import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
+const subtle = wc.subtle;
+const dir = process.argv[2];
+const load = (n) => JSON.parse(readFileSync(`${dir}/${n}`, "utf8"));
+const hex = (s) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
+const toHex = (u) => Buffer.from(u).toString("hex");
+const ascii = (s) => new TextEncoder().encode(s);
+const cat = (...parts) => { const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
+const u32 = (n) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b; };
+const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b; };
+const fields = (label, ...fs) => cat(...[ascii(label), ...fs].flatMap((f) => [u32(f.length), f]));
+const sha256 = async (b) => new Uint8Array(await subtle.digest("SHA-256", b));
+const fp = async (kind, raw) => sha256(fields(`helpline/v1/fingerprint/${kind}`, raw));
+const b64d = (s) => new Uint8Array(Buffer.from(s, "base64url"));
+const eq = (a, b, what) => { if (a !== b) throw new Error(`${what}: ${a} != ${b}`); };
+const edPub = (raw) => subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+const verify = async (raw, sig, msg) => subtle.verify({ name: "Ed25519" }, await edPub(raw), sig, msg);
+const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
+let checks = 0;
+
+// statements
+const st = load("statement.json");
+for (const e of st.valid) {
+  const label = `helpline/v1/statement/${e.kind}`;
+  const signed = fields(label, ascii(e.subject), hex(e.public_key), u64(e.not_before), u64(e.not_after));
+  eq(toHex(signed), e.signed_bytes, e.name);
+  eq(toHex(await fp("ed25519", b64d(e.transport.signer))), e.pinned_fingerprint, e.name);
+  eq(await verify(b64d(e.transport.signer), b64d(e.transport.signature), signed), true, e.name);
+  eq(toHex(await fp("x25519", hex(e.public_key))), e.public_key_fingerprint, e.name);
+  checks++;
+}
+
+// wraps
+const wr = load("wrap.json");
+for (const e of wr.valid) {
+  const rfp = await fp("x25519", hex(e.recipient_public_key));
+  let info;
+  if (e.purpose === "conversation-key") {
+    info = fields("helpline/v1/wrap/conversation-key", new Uint8Array([1, 1]), ascii(e.conversation_id), u32(e.epoch), rfp);
+  } else {
+    info = fields("helpline/v1/wrap/team-key-grant", new Uint8Array([1, 1]), ascii(e.period), ascii(e.grantee), await fp("x25519", hex(e.team_public_key)), rfp);
+  }
+  eq(toHex(info), e.info, e.name);
+  const recipientKey = await suite.kem.importKey("raw", hex(e.recipient_private_key), false);
+  const w = hex(e.wrapped);
+  const pt = await suite.open({ recipientKey, enc: w.slice(2, 34), info }, w.slice(34));
+  eq(toHex(new Uint8Array(pt)), e.secret, e.name);
+  checks++;
+}
+for (const e of wr.invalid.filter((e) => e.error === "unwrap_failed" && hex(e.wrapped).length === 82)) {
+  const recipientKey = await suite.kem.importKey("raw", hex(e.recipient_private_key), false);
+  const w = hex(e.wrapped);
+  let ok = false;
+  try { await suite.open({ recipientKey, enc: w.slice(2, 34), info: hex(e.info) }, w.slice(34)); ok = true; } catch { }
+  eq(ok, false, e.name);
+  checks++;
+}
+
+// envelopes
+const en = load("envelope.json");
+const roles = { youth: 1, counsellor: 2, police: 3, bot: 4, system: 5 };
+for (const e of en.valid) {
+  const cid = ascii(e.conversation_id);
+  const header = cat(new Uint8Array([1, 1, roles[e.role], cid.length]), cid, u32(e.epoch), u32(e.counter), await fp("ed25519", hex(e.sender_public_key)));
+  eq(toHex(header), e.header, e.name);
+  const aad = fields("helpline/v1/msg-aad", header);
+  eq(toHex(aad), e.aad, e.name);
+  const env = hex(e.envelope);
+  const unsigned = env.slice(0, env.length - 64);
+  eq(await verify(hex(e.sender_public_key), env.slice(env.length - 64), fields("helpline/v1/msg-sig", unsigned)), true, e.name);
+  const key = await subtle.importKey("raw", hex(e.epoch_key), "AES-GCM", false, ["encrypt", "decrypt"]);
+  const nonce = env.slice(header.length, header.length + 12);
+  const pt = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, env.slice(header.length + 12, env.length - 64)));
+  eq(new TextDecoder().decode(pt), e.plaintext_text, e.name);
+  // Re-seal with the same nonce: must be byte-identical (Ed25519 is deterministic).
+  const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, pt));
+  const sender = en.senders.find((s) => s.name === e.sender);
+  const pkcs8 = cat(hex("302e020100300506032b657004220420"), hex(sender.private_key));
+  const sk = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+  const body = cat(header, nonce, ct);
+  const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v1/msg-sig", body)));
+  eq(toHex(cat(body, sig)), e.envelope, e.name + " (re-sealed in JS)");
+  checks++;
+}
+
+// JS-made artefacts for Python to open.
+const out = {};
+const team = wr.valid[0];
+const epochKey = wc.getRandomValues(new Uint8Array(32));
+const rfp = await fp("x25519", hex(team.recipient_public_key));
+const info = fields("helpline/v1/wrap/conversation-key", new Uint8Array([1, 1]), ascii(team.conversation_id), u32(9), rfp);
+const recipientPublicKey = await suite.kem.importKey("raw", hex(team.recipient_public_key), true);
+const sealed = await suite.seal({ recipientPublicKey, info }, epochKey);
+out.wrap = { recipient_private_key: team.recipient_private_key, conversation_id: team.conversation_id, epoch: 9, wrapped: toHex(cat(new Uint8Array([1, 1]), new Uint8Array(sealed.enc), new Uint8Array(sealed.ct))), secret: toHex(epochKey) };
+{
+  const sender = en.senders[0];
+  const cid = ascii(team.conversation_id);
+  const header = cat(new Uint8Array([1, 1, 1, cid.length]), cid, u32(9), u32(0), await fp("ed25519", hex(sender.public_key)));
+  const key = await subtle.importKey("raw", epochKey, "AES-GCM", false, ["encrypt"]);
+  const nonce = wc.getRandomValues(new Uint8Array(12));
+  const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: fields("helpline/v1/msg-aad", header) }, key, ascii("made in JavaScript")));
+  const pkcs8 = cat(hex("302e020100300506032b657004220420"), hex(sender.private_key));
+  const sk = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+  const body = cat(header, nonce, ct);
+  const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v1/msg-sig", body)));
+  out.envelope = { envelope: toHex(cat(body, sig)), sender_public_key: sender.public_key, epoch_key: toHex(epochKey), conversation_id: team.conversation_id, epoch: 9, plaintext: "made in JavaScript" };
+}
+if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(out, null, 2));
+console.log(`JS checks passed: ${checks}`);
