@@ -23,6 +23,7 @@ from helpline.config import Settings
 from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
 from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.conversations import ConversationPolicy, ConversationService
+from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
 from helpline.storage.redis_store import RedisStore, connect_redis
 from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
@@ -83,11 +84,12 @@ def create_app(settings: Settings) -> web.Application:
         max_conversations_per_counsellor=settings.max_conversations_per_counsellor,
         history_page_size=settings.history_page_size,
     ))
+    keys = KeyService(store, notifier)
     app[ACCOUNTS] = accounts
     app[CONVERSATIONS] = conversations
-    sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations,
+    sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys,
                                           settings.max_body_bytes))
-    sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations,
+    sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations, keys,
                                           settings.max_body_bytes))
     add_routes(app)
     app.cleanup_ctx.append(_redis_ctx)

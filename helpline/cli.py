@@ -1,9 +1,12 @@
-"""The `helpline` command: serve, and manage staff accounts.
+"""The `helpline` command: serve, manage staff accounts and keys, export transcripts.
 
     helpline serve [--host H] [--port P] [--demo]
     helpline users add NAME --role counsellor|supervisor|police|admin [--languages nl,en]
     helpline users list
     helpline users disable NAME
+    helpline keys init | rotate | publish | show       (private keys stay in the keys folder)
+    helpline keys grant USER [--expect-fingerprint FP]
+    helpline transcript export CONVERSATION --key FILE [--format text|json]
 
 Without REDIS_URL every command uses the embedded Redis in the data folder (starting
 it if no other helpline process has).
@@ -14,23 +17,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import getpass
+import json
 import logging
 import os
 import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 
 from aiohttp import web
 
 from helpline.app import create_app
 from helpline.config import ConfigError, Settings, load_settings
+from helpline.crypto.errors import CryptoError
+from helpline.crypto.keyfile import (
+    read_encryption_key_file,
+    read_signing_key_file,
+    write_unencrypted_key_file,
+)
+from helpline.crypto.keys import EncryptionKeyPair, KeyKind, SigningKeyPair, fingerprint
 from helpline.domain.roles import Role
 from helpline.embedded_redis import EmbeddedRedis, start_embedded_redis
 from helpline.errors import Conflict, HelplineError
 from helpline.services.accounts import AccountPolicy, AccountService
+from helpline.services.keyadmin import KeyAdmin, KeyPolicy
 from helpline.services.ports import SystemClock
+from helpline.services.transcripts import export_transcript
 from helpline.storage.redis_store import RedisStore, connect_redis
 
 DEMO_ACCOUNTS = (
@@ -61,6 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, demo=args.demo)
     if args.command == "users":
         return asyncio.run(_users(settings, args))
+    if args.command == "keys":
+        return asyncio.run(_keys(settings, args))
+    if args.command == "transcript":
+        return asyncio.run(_transcript(settings, args))
     parser.print_help()
     return 2
 
@@ -84,6 +103,28 @@ def _parser() -> argparse.ArgumentParser:
     users_sub.add_parser("list", help="list accounts")
     disable = users_sub.add_parser("disable", help="disable an account and drop its sessions")
     disable.add_argument("name")
+
+    keys = sub.add_parser("keys", help="manage end-to-end encryption keys (admin machine)")
+    keys.add_argument("--passphrase-file",
+                      help="file holding the key files' passphrase (default: prompt or stdin)")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    keys_sub.add_parser("init", help="make the signing key, first team key and police key")
+    keys_sub.add_parser("rotate", help="make the next team key; new conversations use it")
+    keys_sub.add_parser("publish", help="publish the signing key again (e.g. to a new Redis)")
+    keys_sub.add_parser("show", help="print the signing fingerprint and published keys")
+    grant = keys_sub.add_parser("grant", help="grant keys to a staff member's device")
+    grant.add_argument("name")
+    grant.add_argument("--expect-fingerprint",
+                       help="refuse unless the device key has this fingerprint")
+
+    transcript = sub.add_parser("transcript", help="read transcripts with a granted key")
+    transcript_sub = transcript.add_subparsers(dest="action", required=True)
+    export = transcript_sub.add_parser("export", help="decrypt one conversation")
+    export.add_argument("conversation")
+    export.add_argument("--key", required=True, help="a granted staff device's key file")
+    export.add_argument("--passphrase-file", help="passphrase of the key file, if any")
+    export.add_argument("--pin", help="expected signing-key fingerprint")
+    export.add_argument("--format", choices=["text", "json"], default="text")
     return parser
 
 
@@ -137,6 +178,89 @@ async def _users(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_passphrase(path: str | None, prompt: str = "key passphrase: ") -> bytes:
+    path = path or os.environ.get("HELPLINE_KEYS_PASSPHRASE_FILE")
+    if path:
+        return Path(path).read_bytes().rstrip(b"\r\n")
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt).encode()
+    return sys.stdin.readline().rstrip("\n").encode()
+
+
+def _key_admin(settings: Settings, store: RedisStore, passphrase: bytes) -> KeyAdmin:
+    return KeyAdmin(store, settings.resolved_keys_dir, passphrase, SystemClock(),
+                    KeyPolicy(period_days=settings.key_period_days,
+                              police_unit=settings.police_unit))
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    settings, embedded = _resolve_redis(settings)
+    assert settings.redis_url
+    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
+    try:
+        if args.action == "show":
+            signing = await store.get_signing_key()
+            if signing is None:
+                print("no keys published; run `helpline keys init`")
+                return 1
+            print(f"signing fingerprint: {fingerprint(signing, KeyKind.ED25519)}")
+            print(f"current team period: {await store.get_current_period()}")
+            for period in sorted(await store.get_team_statements()):
+                print(f"team key: {period}")
+            return 0
+        admin = _key_admin(settings, store, _read_passphrase(args.passphrase_file))
+        if args.action == "init":
+            fp = await admin.init()
+            print(f"keys made in {settings.resolved_keys_dir}")
+            print(f"signing fingerprint (put it in the widget's embed snippet): {fp}")
+        elif args.action == "rotate":
+            period, granted = await admin.rotate()
+            print(f"new team key for period {period}; granted to: {', '.join(granted) or '-'}")
+        elif args.action == "publish":
+            print(f"published; signing fingerprint {await admin.publish()}")
+        elif args.action == "grant":
+            granted = await admin.grant(args.name, args.expect_fingerprint)
+            device = await store.get_device(args.name)
+            fp = fingerprint(device["encryption"], KeyKind.X25519)
+            print(f"granted {', '.join(granted) or 'a staff statement only'} to {args.name}")
+            print(f"device key fingerprint: {fp} (compare it with the one on their device)")
+    except (HelplineError, CryptoError) as exc:
+        print(f"error ({exc.code}): {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
+    settings, embedded = _resolve_redis(settings)
+    assert settings.redis_url
+    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
+    try:
+        passphrase = _read_passphrase(args.passphrase_file) if args.passphrase_file else None
+        device_key = read_encryption_key_file(Path(args.key), passphrase)
+        username, messages = await export_transcript(store, args.conversation, device_key,
+                                                     args.pin)
+    except (HelplineError, CryptoError) as exc:
+        print(f"error ({exc.code}): {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+        if embedded:
+            embedded.stop()
+    if args.format == "json":
+        print(json.dumps([m.__dict__ for m in messages], ensure_ascii=False, indent=1))
+    else:
+        print(f"# conversation {args.conversation}, opened with the key of {username}")
+        for m in messages:
+            when = dt.datetime.fromtimestamp(m.sent_at / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+            body = m.text if m.error is None else f"[refused: {m.error}]"
+            print(f"{m.seq:>5} {when} {m.sender_role:<10} {m.sender or '-':<14} {body}")
+    return 0
+
+
 def _read_password(generate: bool) -> str:
     if generate:
         return secrets.token_urlsafe(15)
@@ -185,8 +309,43 @@ def _serve(settings: Settings, demo: bool) -> int:
             embedded.stop()
 
 
+async def _ensure_demo_keys(settings: Settings) -> str:
+    """Demo only: organisation keys with a passphrase kept beside them, and a device key
+    per demo account, registered and granted, so the first chat is encrypted at once.
+    A real deployment keeps the keys folder and passphrase off the server."""
+    data = settings.data_dir
+    passphrase_path = data / "demo-keys-passphrase"
+    if not passphrase_path.exists():
+        fd = os.open(passphrase_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(24))
+    assert settings.redis_url
+    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
+    try:
+        admin = _key_admin(settings, store, passphrase_path.read_bytes())
+        if not (settings.resolved_keys_dir / "signing.pem").exists():
+            await admin.init()
+        fp = await admin.publish()
+        devices = data / "demo-devices"
+        devices.mkdir(mode=0o700, exist_ok=True)
+        for name, _, _ in DEMO_ACCOUNTS:
+            enc_path, sig_path = devices / f"{name}.encryption.pem", devices / f"{name}.signing.pem"
+            if not enc_path.exists():
+                enc, sig = EncryptionKeyPair.generate(), SigningKeyPair.generate()
+                write_unencrypted_key_file(enc_path, enc)
+                write_unencrypted_key_file(sig_path, sig)
+            enc = read_encryption_key_file(enc_path, None)
+            sig = read_signing_key_file(sig_path, None)
+            await store.set_device(name, enc.public.raw, sig.public.raw)
+            await admin.grant(name)
+        return fp
+    finally:
+        await store.close()
+
+
 async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
     logins = await _ensure_demo_accounts(settings) if demo else []
+    signing_fp = await _ensure_demo_keys(settings) if demo else None
     app = create_app(settings)
     # access_log=None: an access log would record addresses and user agents.
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -208,6 +367,10 @@ async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
         print("demo staff logins (also in " f"{settings.data_dir / DEMO_FILE}):", flush=True)
         for name, role, password in logins:
             print(f"  {name:<12} {role:<11} {password}", flush=True)
+    if signing_fp:
+        print(f"demo keys: signing fingerprint {signing_fp}", flush=True)
+        print(f"  device keys of the demo accounts: {settings.data_dir / 'demo-devices'}",
+              flush=True)
     await stop.wait()
     await runner.cleanup()
     return 0

@@ -47,6 +47,14 @@ class Settings:
     history_page_size: int = 200
     log_level: str = "INFO"
     transports: tuple[str, ...] = ("websocket", "polling")
+    # Where `helpline keys` keeps private key files (None: <data_dir>/keys).
+    keys_dir: Path | None = None
+    key_period_days: int = 7
+    police_unit: str = "police-unit"
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        return self.keys_dir if self.keys_dir is not None else self.data_dir / "keys"
 
     @property
     def public_url(self) -> str:
@@ -113,6 +121,12 @@ def _prefix(raw: str) -> str:
     return raw
 
 
+def _identifier(raw: str) -> str:
+    if not raw.replace("-", "").replace("_", "").replace(".", "").isalnum() or len(raw) > 64:
+        raise ValueError("use up to 64 letters, digits, '.', '-' and '_'")
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings from `env` (default: the process environment)."""
     env = os.environ if env is None else env
@@ -161,4 +175,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         history_page_size=_get(env, "HELPLINE_HISTORY_PAGE_SIZE", _positive_int, 200),
         log_level=_get(env, "HELPLINE_LOG_LEVEL", str, d.log_level).upper(),
         transports=_get(env, "HELPLINE_TRANSPORTS", _transports, d.transports),
+        keys_dir=Path(env["HELPLINE_KEYS_DIR"]) if env.get("HELPLINE_KEYS_DIR") else None,
+        key_period_days=_get(env, "HELPLINE_KEY_PERIOD_DAYS", _positive_int, d.key_period_days),
+        police_unit=_get(env, "HELPLINE_POLICE_UNIT", _identifier, d.police_unit),
     )

@@ -24,6 +24,7 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 
 MAX_SEQ = 2**53 - 1  # the largest integer a browser's Number holds exactly
 
@@ -52,11 +53,24 @@ class Bool:
 class Bytes:
     max_len: int
     required: bool = True
+    min_len: int = 1
 
 
-Field = Str | Int | Bool | Bytes
+@dataclass(frozen=True)
+class Items:
+    """A list of objects, each checked against `spec`."""
+
+    spec: Mapping[str, Field]
+    max_items: int
+    min_items: int = 1
+    required: bool = True
+
+
+Field = Str | Int | Bool | Bytes | Items
 Spec = Mapping[str, Field]
 NO_FIELDS: Spec = {}
+KEY = Bytes(32, min_len=32)  # a raw X25519 or Ed25519 public key
+WRAPS = Items({"recipient": Str(FINGERPRINT, 64), "wrap": Bytes(256)}, max_items=8)
 
 
 def parse(payload: object, spec: Spec) -> dict[str, Any]:
@@ -91,11 +105,21 @@ def _check(name: str, value: object, field: Field) -> object:
                 f"The field {name!r} must be from {field.minimum} to {field.maximum}."
             )
         return value
+    if isinstance(field, Items):
+        if not isinstance(value, list):
+            raise InvalidPayload(f"The field {name!r} must be a list.")
+        if not field.min_items <= len(value) <= field.max_items:
+            raise InvalidPayload(
+                f"The field {name!r} must hold {field.min_items} to {field.max_items} items."
+            )
+        return [parse(item, field.spec) for item in value]
     if isinstance(field, Bytes):
         if not isinstance(value, bytes | bytearray):
             raise InvalidPayload(f"The field {name!r} must be binary data.")
-        if len(value) == 0:
-            raise InvalidPayload(f"The field {name!r} must not be empty.")
+        if len(value) < field.min_len:
+            raise InvalidPayload(
+                f"The field {name!r} must be at least {field.min_len} bytes."
+            )
         if len(value) > field.max_len:
             raise TooLarge(f"The field {name!r} is larger than {field.max_len} bytes.")
         return bytes(value)

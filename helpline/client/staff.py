@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 
 from helpline.client.connection import BaseClient, ClientError
+from helpline.client.e2e import ConversationCrypto
+from helpline.crypto.envelope import SenderRole
+from helpline.crypto.keyring import Decrypted, StaffKeyring, text_plaintext
 from helpline.protocol import STAFF_NAMESPACE
 
 
@@ -24,18 +30,28 @@ async def login(url: str, username: str, password: str) -> dict[str, Any]:
 class StaffClient(BaseClient):
     namespace = STAFF_NAMESPACE
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, *, keyring: StaffKeyring | None = None,
+                 **kwargs: Any) -> None:
+        """`keyring`: this device's keys; with it the client registers the device,
+        unlocks its grants, and reads and writes encrypted messages."""
         super().__init__(url, **kwargs)
         self.token: str | None = None
+        self._role: str | None = None
+        self.keyring = keyring
         self.queue_entries: list[dict[str, Any]] = []
+        self._crypto: dict[str, ConversationCrypto] = {}
+        self._youth_keys: dict[str, bytes] = {}  # first seen per conversation (pinned)
+        self._send_locks: dict[str, asyncio.Lock] = {}
         self.sio.on("queue", self._on_queue, namespace=self.namespace)
+        self.sio.on("epoch", self._on_epoch, namespace=self.namespace)
 
     @classmethod
     async def signed_in(cls, url: str, username: str, password: str,
                         **kwargs: Any) -> StaffClient:
         """Log in over HTTP and connect the socket with the token."""
         client = cls(url, **kwargs)
-        client.token = (await login(url, username, password))["token"]
+        session = await login(url, username, password)
+        client.token, client._role = session["token"], session["role"]
         await client.connect()
         return client
 
@@ -94,6 +110,71 @@ class StaffClient(BaseClient):
     async def reassign(self, conversation_id: str, to: str) -> dict[str, Any]:
         result = await self.call("reassign", {"conversation_id": conversation_id, "to": to})
         return dict(result["conversation"])
+
+    # -- end-to-end encryption -----------------------------------------------------------
+
+    async def register_device(self) -> dict[str, Any]:
+        """Tell the server this device's public keys (an admin then grants keys to it)."""
+        ring = self._keyring()
+        return await self.call("register_device", {
+            "encryption_key": ring.encryption.public.raw, "signing_key": ring.signing.public.raw})
+
+    async def load_grants(self) -> list[str]:
+        """Unlock the team (or police) keys granted to this device; returns the subjects."""
+        return self._keyring().load_grants(await self.call("keys"))
+
+    async def conversation_keys(self, conversation_id: str) -> Mapping[str, Any]:
+        keys = await self.call("conversation_keys", {"conversation_id": conversation_id})
+        youth = keys.get("youth_signing_key")
+        if youth:
+            # Trust on first use: a young person's key never changes within a chat.
+            first = self._youth_keys.setdefault(conversation_id, bytes(youth))
+            if not hmac.compare_digest(first, bytes(youth)):
+                raise ClientError("key_changed",
+                                  "the young person's signing key changed: not trusted")
+        return keys
+
+    async def read(self, conversation_id: str) -> list[Decrypted]:
+        """Every message so far, decrypted and verified, in order."""
+        return await self._crypto_for(conversation_id).read(self.messages(conversation_id))
+
+    async def send_text(self, conversation_id: str, text: str) -> dict[str, Any]:
+        """Encrypt under the current epoch key, sign, and send."""
+        lock = self._send_locks.setdefault(conversation_id, asyncio.Lock())
+        async with lock:
+            crypto = self._crypto_for(conversation_id)
+            await crypto.read(self.messages(conversation_id))
+            assert crypto.keys is not None and crypto.reader is not None
+            epoch = int(crypto.keys["epoch"])
+            ring = self._keyring()
+            epoch_key = ring.epoch_keys(conversation_id, crypto.keys).get(epoch)
+            if epoch_key is None:
+                raise ClientError("no_keys", "this device holds no key for the current epoch")
+            role = SenderRole.POLICE if self._role == "police" else SenderRole.COUNSELLOR
+            counter = crypto.reader.next_counter(ring.signing.public.fingerprint_digest, epoch)
+            sealer = ring.sealer(conversation_id, epoch, epoch_key, role, counter)
+            result = await self.send(conversation_id, sealer.seal(text_plaintext(text)))
+            await crypto.read(self.messages(conversation_id))  # count our own message
+            return result
+
+    def _crypto_for(self, conversation_id: str) -> ConversationCrypto:
+        if conversation_id not in self._crypto:
+            ring = self._keyring()
+            self._crypto[conversation_id] = ConversationCrypto(
+                conversation_id, lambda: self.conversation_keys(conversation_id),
+                lambda keys: ring.reader(conversation_id, keys))
+        return self._crypto[conversation_id]
+
+    def _keyring(self) -> StaffKeyring:
+        if self.keyring is None:
+            raise ClientError("no_keys", "this client was made without a device keyring")
+        return self.keyring
+
+    async def _on_epoch(self, data: dict[str, Any]) -> None:
+        crypto = self._crypto.get(str(data.get("conversation_id")))
+        if crypto is not None:
+            crypto.reader = None  # re-read with the new epoch's key on the next read
+        await self._record("epoch", data)
 
     def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.transcript(conversation_id).messages

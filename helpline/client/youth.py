@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from helpline.client.connection import BaseClient, ClientError
+from helpline.client.e2e import ConversationCrypto
+from helpline.crypto.keyring import Decrypted, YouthKeyring
 from helpline.protocol import YOUTH_NAMESPACE
 
 
 class YouthClient(BaseClient):
     namespace = YOUTH_NAMESPACE
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, *, pinned_fingerprint: str | None = None,
+                 **kwargs: Any) -> None:
+        """`pinned_fingerprint`: the organisation signing key's fingerprint (from the
+        embed snippet). With it, `open` encrypts end to end and refuses a team key
+        the pinned key did not sign; without it, bodies are whatever `send` is given.
+        """
         super().__init__(url, **kwargs)
+        self.keyring = YouthKeyring(pinned_fingerprint) if pinned_fingerprint else None
+        self._crypto: ConversationCrypto | None = None
         self.conversation_id: str | None = None
         self.resume_token: str | None = None
         self.state: str | None = None
@@ -22,13 +32,41 @@ class YouthClient(BaseClient):
         await self._connect()
 
     async def open(self, language: str | None = None) -> dict[str, Any]:
+        """Open a conversation; with a keyring, only after the team key verified."""
+        team = None
+        if self.keyring is not None:
+            # Verify before anything exists on the server: a swapped key opens nothing.
+            team = self.keyring.trusted_team_key(await self.call("keys"), int(time.time()))
         payload = {"language": language} if language else {}
         result = await self.call("open", payload)
-        self.conversation_id = result["conversation_id"]
+        cid = result["conversation_id"]
+        self.conversation_id = cid
         self.resume_token = result["resume_token"]
         self.state = result["state"]
-        self.transcript(result["conversation_id"])
+        self.transcript(cid)
+        if self.keyring is not None and team is not None:
+            wraps = self.keyring.new_epoch(cid, [team])
+            await self.call("epoch", {"epoch": self.keyring.epoch, "wraps": wraps,
+                                      "signing_key": self.keyring.signing.public.raw})
+            self._crypto = ConversationCrypto(
+                cid, lambda: self.call("conversation_keys"),
+                lambda keys: self._keyring().reader(cid, keys))
         return result
+
+    async def send_text(self, text: str, client_msg_id: str | None = None) -> dict[str, Any]:
+        """Encrypt, sign and send a text message."""
+        return await self.send(self._keyring().seal_text(text), client_msg_id)
+
+    async def read(self) -> list[Decrypted]:
+        """Every message so far, decrypted and verified, in order."""
+        if self._crypto is None:
+            raise ClientError("no_keys", "this client has no conversation keys")
+        return await self._crypto.read(self.messages)
+
+    def _keyring(self) -> YouthKeyring:
+        if self.keyring is None:
+            raise ClientError("no_keys", "this client was made without a pinned fingerprint")
+        return self.keyring
 
     async def resume(self, resume_token: str | None = None,
                      last_seq: int | None = None) -> dict[str, Any]:

@@ -24,6 +24,7 @@ LABEL_FINGERPRINT_X25519: Final = b"helpline/v1/fingerprint/x25519"
 LABEL_FINGERPRINT_ED25519: Final = b"helpline/v1/fingerprint/ed25519"
 LABEL_STATEMENT_TEAM_KEY: Final = b"helpline/v1/statement/team-key"
 LABEL_STATEMENT_POLICE_KEY: Final = b"helpline/v1/statement/police-key"
+LABEL_STATEMENT_STAFF_KEY: Final = b"helpline/v1/statement/staff-key"
 LABEL_WRAP_CONVERSATION_KEY: Final = b"helpline/v1/wrap/conversation-key"
 LABEL_WRAP_TEAM_KEY_GRANT: Final = b"helpline/v1/wrap/team-key-grant"
 LABEL_MSG_AAD: Final = b"helpline/v1/msg-aad"
@@ -34,6 +35,7 @@ ALL_LABELS: Final = (
     LABEL_FINGERPRINT_ED25519,
     LABEL_STATEMENT_TEAM_KEY,
     LABEL_STATEMENT_POLICE_KEY,
+    LABEL_STATEMENT_STAFF_KEY,
     LABEL_WRAP_CONVERSATION_KEY,
     LABEL_WRAP_TEAM_KEY_GRANT,
     LABEL_MSG_AAD,

@@ -69,6 +69,14 @@ class TranscriptReader:
             raise InvalidKey("this signing key is already on the roster with another role")
         self._senders[digest] = sender
 
+    def next_counter(self, sender_fingerprint_digest: bytes, epoch: int) -> int:
+        """The counter a sender should use next in `epoch`, given what was read so far.
+
+        A client that restarts mid-conversation (a staff device) continues its count
+        from the transcript instead of reusing a counter, which readers would refuse.
+        """
+        return self._last.get((sender_fingerprint_digest, epoch), -1) + 1
+
     def open(self, envelope: bytes) -> TranscriptEntry:
         """Verify and decrypt the next envelope in delivery order."""
         parsed = parse_envelope(envelope)

@@ -7,6 +7,9 @@ key, so that no client string can reach into another key space.
     {p}conv:{id}            hash   conversation metadata (state, times, counsellor, ...)
     {p}conv:{id}:msgs       list   message envelopes; list index + 1 is the seq
     {p}conv:{id}:dedup      hash   client_msg_id -> seq, so a resend is not stored twice
+    {p}conv:{id}:e2e        hash   youth_key (Ed25519 public, raw), epoch (current number)
+    {p}conv:{id}:wraps      hash   "{epoch}:{recipient fingerprint}" -> HPKE wrap of the epoch key
+    {p}conv:{id}:who        set    staff who have held the conversation (their keys sign)
     {p}queue                zset   queued conversation ids, scored by queued_at (ms)
     {p}live                 zset   not-yet-closed conversation ids, by created_at
     {p}held:{username}      set    conversations a counsellor holds
@@ -15,6 +18,12 @@ key, so that no client string can reach into another key space.
     {p}session:{hash}       hash   username, role, expires_at (TTL = session lifetime)
     {p}sessions:{username}  set    that person's session hashes (for revocation)
     {p}loginfail:{username} string failed-login counter (TTL = lock window)
+    {p}keys:signing         string the organisation's signing public key (raw 32 bytes)
+    {p}keys:team            hash   period -> signed team key statement (JSON)
+    {p}keys:team:current    string the period new conversations encrypt to
+    {p}keys:police          string signed police unit key statement (JSON)
+    {p}device:{username}    hash   encryption, signing (public, raw), statement (JSON)
+    {p}grants:{username}    hash   period or police unit -> wrapped private key
     {p}control              pub/sub control messages between server processes
     {p}socketio             pub/sub python-socketio fan-out (fanout=redis only)
 """
@@ -42,6 +51,37 @@ class Keys:
 
     def dedup(self, conversation_id: str) -> str:
         return f"{self.prefix}conv:{_cid(conversation_id)}:dedup"
+
+    def e2e(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}:e2e"
+
+    def wraps(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}:wraps"
+
+    def participants(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}:who"
+
+    @property
+    def signing_key(self) -> str:
+        return f"{self.prefix}keys:signing"
+
+    @property
+    def team_keys(self) -> str:
+        return f"{self.prefix}keys:team"
+
+    @property
+    def current_team_key(self) -> str:
+        return f"{self.prefix}keys:team:current"
+
+    @property
+    def police_key(self) -> str:
+        return f"{self.prefix}keys:police"
+
+    def device(self, username: str) -> str:
+        return f"{self.prefix}device:{_user(username)}"
+
+    def grants(self, username: str) -> str:
+        return f"{self.prefix}grants:{_user(username)}"
 
     @property
     def queue(self) -> str:

@@ -27,6 +27,14 @@ from helpline.storage.keys import Keys
 DEDUP_TTL_SECONDS = 24 * 3600
 
 
+class BadEpoch(InvalidState):
+    """The epoch is not the next one; `current` is the conversation's current epoch."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"The next key epoch is {current + 1}.")
+        self.current = current
+
+
 class StateConflict(InvalidState):
     """The conversation was not in a state the move allows; `current` says which."""
 
@@ -54,6 +62,7 @@ class RedisStore:
         self._reassign = redis.register_script(scripts.REASSIGN)
         self._count = redis.register_script(scripts.COUNT_IN_WINDOW)
         self._create_staff = redis.register_script(scripts.CREATE_STAFF)
+        self._set_epoch = redis.register_script(scripts.SET_EPOCH)
 
     # -- health -------------------------------------------------------------------
 
@@ -126,7 +135,8 @@ class RedisStore:
         """Move queued -> active for `username`; exactly one of racing accepts succeeds."""
         res = await self._run(
             self._accept,
-            [self.keys.conv(conversation_id), self.keys.queue, self.keys.held(username)],
+            [self.keys.conv(conversation_id), self.keys.queue, self.keys.held(username),
+             self.keys.participants(conversation_id)],
             [conversation_id, username, now_ms, capacity],
         )
         _check(res)
@@ -166,7 +176,7 @@ class RedisStore:
         res = await self._run(
             self._reassign,
             [self.keys.conv(conversation_id), self.keys.held(from_user),
-             self.keys.held(to_user)],
+             self.keys.held(to_user), self.keys.participants(conversation_id)],
             [conversation_id, from_user, to_user, capacity],
         )
         _check(res)
@@ -211,6 +221,101 @@ class RedisStore:
             out.append(Envelope(conversation_id, after_seq + offset + 1, role.decode(),
                                 int(at), body))
         return out
+
+    async def list_participants(self, conversation_id: str) -> list[Username]:
+        raw = await cast(Awaitable[set[bytes]],
+                         self.redis.smembers(self.keys.participants(conversation_id)))
+        return sorted(Username(u.decode()) for u in raw)
+
+    # -- end-to-end keys of a conversation (public material and wraps only) ---------
+
+    async def set_epoch(
+        self, conversation_id: ConversationId, allowed: Iterable[State], epoch: int,
+        youth_key: bytes | None, wraps: Sequence[tuple[str, bytes]],
+    ) -> None:
+        """Store the wraps of the next epoch key; `BadEpoch` unless epoch = current + 1."""
+        args: list[str | int | bytes] = [_csv(allowed), epoch, youth_key or b""]
+        for recipient, wrap in wraps:
+            args += [recipient, wrap]
+        res = await self._run(
+            self._set_epoch,
+            [self.keys.conv(conversation_id), self.keys.e2e(conversation_id),
+             self.keys.wraps(conversation_id)],
+            args,
+        )
+        if res[0] == b"bad_epoch":
+            raise BadEpoch(int(res[1]))
+        _check(res)
+
+    async def get_conversation_keys(
+        self, conversation_id: str
+    ) -> tuple[bytes | None, int, list[tuple[int, str, bytes]]]:
+        """(youth signing key, current epoch, [(epoch, recipient fingerprint, wrap)])."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self.keys.e2e(conversation_id))
+            pipe.hgetall(self.keys.wraps(conversation_id))
+            e2e, wraps = await pipe.execute()
+        out = []
+        for field_, wrap in wraps.items():
+            epoch_s, _, recipient = field_.decode().partition(":")
+            out.append((int(epoch_s), recipient, bytes(wrap)))
+        out.sort()
+        return e2e.get(b"youth_key"), int(e2e.get(b"epoch", 0)), out
+
+    # -- organisation keys (public statements) and staff devices --------------------
+
+    async def set_signing_key(self, raw: bytes) -> None:
+        await self.redis.set(self.keys.signing_key, raw)
+
+    async def get_signing_key(self) -> bytes | None:
+        return cast(bytes | None, await self.redis.get(self.keys.signing_key))
+
+    async def put_team_statement(self, period: str, statement_json: str,
+                                 current: bool) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.team_keys, period, statement_json)
+            if current:
+                pipe.set(self.keys.current_team_key, period)
+            await pipe.execute()
+
+    async def get_team_statements(self) -> dict[str, str]:
+        raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(self.keys.team_keys))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def get_current_period(self) -> str | None:
+        raw = cast(bytes | None, await self.redis.get(self.keys.current_team_key))
+        return raw.decode() if raw else None
+
+    async def set_police_statement(self, statement_json: str) -> None:
+        await self.redis.set(self.keys.police_key, statement_json)
+
+    async def get_police_statement(self) -> str | None:
+        raw = cast(bytes | None, await self.redis.get(self.keys.police_key))
+        return raw.decode() if raw else None
+
+    async def set_device(self, username: str, encryption: bytes, signing: bytes) -> None:
+        """Register a staff device's public keys; earlier grants no longer apply."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.device(username), self.keys.grants(username))
+            pipe.hset(self.keys.device(username),
+                      mapping={"encryption": encryption, "signing": signing})
+            await pipe.execute()
+
+    async def get_device(self, username: str) -> dict[str, bytes]:
+        raw = await cast(Awaitable[dict[bytes, bytes]],
+                         self.redis.hgetall(self.keys.device(username)))
+        return {k.decode(): v for k, v in raw.items()}
+
+    async def set_device_statement(self, username: str, statement_json: str) -> None:
+        await self.redis.hset(self.keys.device(username), "statement", statement_json)
+
+    async def put_grant(self, username: str, subject: str, wrap: bytes) -> None:
+        await self.redis.hset(self.keys.grants(username), subject, wrap)
+
+    async def get_grants(self, username: str) -> dict[str, bytes]:
+        raw = await cast(Awaitable[dict[bytes, bytes]],
+                         self.redis.hgetall(self.keys.grants(username)))
+        return {k.decode(): v for k, v in raw.items()}
 
     # -- staff --------------------------------------------------------------------
 

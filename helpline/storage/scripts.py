@@ -31,7 +31,7 @@ end
 return {'ok', tostring(seq)}
 """
 
-# KEYS: conv, queue, held(username)
+# KEYS: conv, queue, held(username), participants
 # ARGV: conversation id, username, now ms, capacity
 ACCEPT = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -41,6 +41,7 @@ if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'capacity'} en
 redis.call('HSET', KEYS[1], 'state', 'active', 'counsellor', ARGV[2], 'accepted_at', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[2])
 return {'ok'}
 """
 
@@ -87,7 +88,7 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 return {'ok', state}
 """
 
-# KEYS: conv, held(from), held(to)
+# KEYS: conv, held(from), held(to), participants
 # ARGV: conversation id, from, to, capacity
 REASSIGN = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -97,6 +98,7 @@ if redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[2] then return {'not_found'
 if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'capacity'} end
 redis.call('HSET', KEYS[1], 'counsellor', ARGV[3])
 redis.call('SMOVE', KEYS[2], KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[3])
 return {'ok'}
 """
 
@@ -117,4 +119,30 @@ for i = 2, #ARGV, 2 do
 end
 redis.call('SADD', KEYS[2], ARGV[1])
 return 1
+"""
+
+# Start the next key epoch of a conversation: the young person's client sends the
+# wraps of a fresh epoch key; epochs only move forward by one, and the young person's
+# signing key is set once, with epoch 1.
+# KEYS: conv, e2e, wraps
+# ARGV: allowed states (comma list), epoch, youth signing key ("" after epoch 1),
+#       then recipient fingerprint / wrap pairs
+SET_EPOCH = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if not string.find(',' .. ARGV[1] .. ',', ',' .. state .. ',', 1, true) then
+  return {'invalid_state', state}
+end
+local current = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
+local epoch = tonumber(ARGV[2])
+if epoch ~= current + 1 then return {'bad_epoch', tostring(current)} end
+if epoch == 1 then
+  if ARGV[3] == '' then return {'bad_epoch', tostring(current)} end
+  redis.call('HSET', KEYS[2], 'youth_key', ARGV[3])
+end
+redis.call('HSET', KEYS[2], 'epoch', epoch)
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], epoch .. ':' .. ARGV[i], ARGV[i + 1])
+end
+return {'ok'}
 """

@@ -20,6 +20,7 @@ from helpline.errors import HelplineError, Unauthorized
 from helpline.protocol import (
     CLIENT_MSG_ID,
     CONVERSATION_ID,
+    KEY,
     NO_FIELDS,
     USERNAME,
     Bool,
@@ -31,6 +32,7 @@ from helpline.protocol import (
 )
 from helpline.services.accounts import AccountService
 from helpline.services.conversations import ConversationService
+from helpline.services.keys import KeyService
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import OVERVIEW_ROOM, QUEUE_ROOM, staff_room
 
@@ -40,11 +42,13 @@ CID = Str(CONVERSATION_ID, 22)
 class StaffNamespace(HelplineNamespace):
     def __init__(
         self, namespace: str, accounts: AccountService, service: ConversationService,
-        max_body: int,
+        keys: KeyService, max_body: int,
     ) -> None:
         super().__init__(namespace)
         self.accounts = accounts
         self.service = service
+        self.keys = keys
+        self.device_spec: Spec = {"encryption_key": KEY, "signing_key": KEY}
         self.conv_spec: Spec = {"conversation_id": CID}
         self.send_spec: Spec = {"conversation_id": CID, "body": Bytes(max_body),
                           "client_msg_id": Str(CLIENT_MSG_ID, 64, required=False)}
@@ -125,6 +129,20 @@ class StaffNamespace(HelplineNamespace):
         conv = await self.service.reassign(await self._actor(sid), args["conversation_id"],
                                            args["to"])
         return {"conversation": conv.summary(self.service.clock.now_ms())}
+
+    async def on_keys(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        return await self.keys.my_keys(await self._actor(sid))
+
+    async def on_register_device(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.device_spec)
+        return await self.keys.register_device(await self._actor(sid), args["encryption_key"],
+                                               args["signing_key"])
+
+    async def on_conversation_keys(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        return await self.keys.conversation_keys(await self._actor(sid),
+                                                 args["conversation_id"])
 
     async def _actor(self, sid: str) -> StaffActor:
         session: Session | None = (await self.get_session(sid)).get("session")

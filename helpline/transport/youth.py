@@ -17,6 +17,7 @@ from helpline.protocol import (
     LANGUAGE,
     NO_FIELDS,
     TOKEN,
+    WRAPS,
     Bool,
     Bytes,
     Int,
@@ -25,14 +26,19 @@ from helpline.protocol import (
     parse,
 )
 from helpline.services.conversations import ConversationService
+from helpline.services.keys import KeyService
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import youth_room
 
 
 class YouthNamespace(HelplineNamespace):
-    def __init__(self, namespace: str, service: ConversationService, max_body: int) -> None:
+    def __init__(self, namespace: str, service: ConversationService, keys: KeyService,
+                 max_body: int) -> None:
         super().__init__(namespace)
         self.service = service
+        self.keys = keys
+        self.epoch_spec: Spec = {"epoch": Int(1, 2**32 - 1), "signing_key": Bytes(
+            32, required=False, min_len=32), "wraps": WRAPS}
         self.open_spec: Spec = {"language": Str(LANGUAGE, 16, required=False)}
         self.resume_spec: Spec = {"resume_token": Str(TOKEN), "last_seq": Int(required=False)}
         self.send_spec: Spec = {"body": Bytes(max_body), "client_msg_id": Str(CLIENT_MSG_ID, 64,
@@ -107,6 +113,23 @@ class YouthNamespace(HelplineNamespace):
         cid = await self._conversation(sid)
         state = await self.service.end(YouthActor(cid), cid)
         return {"state": state.value}
+
+    async def on_keys(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        return await self.keys.directory()
+
+    async def on_epoch(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.epoch_spec)
+        cid = await self._conversation(sid)
+        wraps = [(w["recipient"], w["wrap"]) for w in args["wraps"]]
+        await self.keys.start_epoch(YouthActor(cid), cid, args["epoch"],
+                                    args.get("signing_key"), wraps)
+        return {"epoch": args["epoch"]}
+
+    async def on_conversation_keys(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        cid = await self._conversation(sid)
+        return await self.keys.conversation_keys(YouthActor(cid), cid)
 
     async def _conversation(self, sid: str) -> ConversationId:
         cid = (await self.get_session(sid)).get("conversation_id")

@@ -1,0 +1,236 @@
+"""Keyrings: what one participant's client holds, and how it turns server data into
+verified keys. Pure: the inputs are the dicts the server sends (docs/protocol.md,
+events `keys` and `conversation_keys`), the outputs are keys and readers.
+
+- `YouthKeyring`: the young person's keys, in memory only. It trusts a team key only
+  if a statement signed by the pinned organisation key vouches for it, makes a fresh
+  epoch key, wraps it for the verified recipients, and seals messages.
+- `StaffKeyring`: a staff device's keys. It unwraps the grants made for the device
+  (team or police keys), then the epoch keys of a conversation that were wrapped for
+  those keys, and accepts a colleague's signature only with a signed staff statement.
+
+Message plaintext is UTF-8 JSON `{"type": "text", "text": str}`; other types may be
+added, and a reader shows an unknown type as such instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpline.crypto.envelope import EnvelopeSealer, Sender, SenderRole
+from helpline.crypto.errors import CryptoError, EncodingError, StatementNotValid
+from helpline.crypto.keys import (
+    EncryptionKeyPair,
+    EncryptionPublicKey,
+    SigningKeyPair,
+    SigningPublicKey,
+    generate_epoch_key,
+)
+from helpline.crypto.reader import TranscriptReader
+from helpline.crypto.staff_statements import staff_statement_from_dict, verify_staff_statement
+from helpline.crypto.statements import (
+    StatementKind,
+    key_statement_from_dict,
+    verify_key_statement,
+)
+from helpline.crypto.wrap import (
+    unwrap_conversation_key,
+    unwrap_team_key_grant,
+    wrap_conversation_key,
+)
+
+STAFF_ROLES = {"counsellor": SenderRole.COUNSELLOR, "supervisor": SenderRole.COUNSELLOR,
+               "police": SenderRole.POLICE}
+
+
+def text_plaintext(text: str) -> bytes:
+    return json.dumps({"type": "text", "text": text}, ensure_ascii=False).encode()
+
+
+def read_plaintext(plaintext: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(plaintext.decode())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EncodingError("a message plaintext is a UTF-8 JSON object") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise EncodingError("a message plaintext is a JSON object with a type")
+    return data
+
+
+@dataclass(frozen=True)
+class Decrypted:
+    """One message as a participant sees it: the text, or why it was refused."""
+
+    seq: int
+    sender_role: str  # as stamped by the server
+    sent_at: int
+    sender: str | None  # whom the signature belongs to ("you", a staff name, ...)
+    text: str | None
+    error: str | None = None  # a crypto error code when the body was refused
+
+
+def open_record(reader: TranscriptReader, names: Mapping[bytes, str],
+                envelope: Mapping[str, Any]) -> Decrypted:
+    """Open the next server envelope `{seq, sender_role, sent_at, body}` with `reader`.
+
+    Raises the reader's CryptoError; a role the server stamped differently from the
+    role the sender signed in is reported as `role_mismatch`.
+    """
+    entry = reader.open(bytes(envelope["body"]))
+    message = entry.message
+    if message.role.value != envelope["sender_role"]:
+        return refused_record(envelope, "role_mismatch")
+    plaintext = read_plaintext(message.plaintext)
+    text = plaintext.get("text") if plaintext["type"] == "text" else None
+    return Decrypted(
+        seq=int(envelope["seq"]), sender_role=str(envelope["sender_role"]),
+        sent_at=int(envelope["sent_at"]),
+        sender=names.get(bytes.fromhex(message.sender_fingerprint)),
+        text=text if isinstance(text, str) else f"[{plaintext['type']}]",
+    )
+
+
+def refused_record(envelope: Mapping[str, Any], code: str) -> Decrypted:
+    return Decrypted(seq=int(envelope["seq"]), sender_role=str(envelope["sender_role"]),
+                     sent_at=int(envelope["sent_at"]), sender=None, text=None, error=code)
+
+
+def staff_senders(statements: Sequence[Mapping[str, Any]], pinned_fingerprint: str,
+                  ) -> list[tuple[str, Sender]]:
+    """(name, sender) for each staff statement the pinned key signed."""
+    out = []
+    for data in statements:
+        st = verify_staff_statement(staff_statement_from_dict(data),
+                                    pinned_fingerprint=pinned_fingerprint, at=None)
+        if st.role in STAFF_ROLES:
+            out.append((st.subject, Sender(st.signing_key, STAFF_ROLES[st.role])))
+    return out
+
+
+@dataclass
+class YouthKeyring:
+    pinned_fingerprint: str
+    signing: SigningKeyPair = field(default_factory=SigningKeyPair.generate)
+    epoch_keys: dict[int, bytes] = field(default_factory=dict)
+    epoch: int = 0
+    _sealer: EnvelopeSealer | None = None
+
+    def trusted_team_key(self, directory: Mapping[str, Any], now: int) -> EncryptionPublicKey:
+        """The current team key, only if the pinned organisation key signed it."""
+        data = directory.get("team")
+        if not isinstance(data, Mapping):
+            raise StatementNotValid("the helpline published no team key")
+        statement = verify_key_statement(key_statement_from_dict(data),
+                                         pinned_fingerprint=self.pinned_fingerprint,
+                                         kind=StatementKind.TEAM_KEY, at=now)
+        return statement.public_key
+
+    def new_epoch(self, conversation_id: str,
+                  recipients: Sequence[EncryptionPublicKey]) -> list[dict[str, Any]]:
+        """Make the next epoch key and its wraps, for verified recipients only."""
+        epoch = self.epoch + 1
+        key = generate_epoch_key()
+        wraps = [{"recipient": r.fingerprint,
+                  "wrap": wrap_conversation_key(key, r, conversation_id=conversation_id,
+                                                epoch=epoch)} for r in recipients]
+        self.epoch, self.epoch_keys[epoch] = epoch, key
+        self._sealer = EnvelopeSealer(epoch_key=key, conversation_id=conversation_id,
+                                      epoch=epoch, role=SenderRole.YOUTH,
+                                      signing_key=self.signing)
+        return wraps
+
+    def seal_text(self, text: str) -> bytes:
+        if self._sealer is None:
+            raise CryptoError("no epoch key yet")
+        return self._sealer.seal(text_plaintext(text))
+
+    def reader(self, conversation_id: str, conversation_keys: Mapping[str, Any]
+               ) -> tuple[TranscriptReader, dict[bytes, str]]:
+        """A reader with this device's epoch keys, itself, and the vouched-for staff."""
+        reader = TranscriptReader(conversation_id)
+        for epoch, key in self.epoch_keys.items():
+            reader.add_epoch_key(epoch, key)
+        reader.add_sender(Sender(self.signing.public, SenderRole.YOUTH))
+        names = {self.signing.public.fingerprint_digest: "you"}
+        for name, sender in staff_senders(conversation_keys.get("staff", []),
+                                          self.pinned_fingerprint):
+            reader.add_sender(sender)
+            names[sender.public_key.fingerprint_digest] = name
+        return reader, names
+
+
+@dataclass
+class StaffKeyring:
+    username: str
+    pinned_fingerprint: str
+    encryption: EncryptionKeyPair
+    signing: SigningKeyPair
+    # fingerprint of a team or police public key -> its key pair, from grants
+    unit_keys: dict[str, EncryptionKeyPair] = field(default_factory=dict)
+
+    @classmethod
+    def generate(cls, username: str, pinned_fingerprint: str) -> StaffKeyring:
+        return cls(username, pinned_fingerprint, EncryptionKeyPair.generate(),
+                   SigningKeyPair.generate())
+
+    def load_grants(self, my_keys: Mapping[str, Any]) -> list[str]:
+        """Unwrap every grant whose statement the pinned key signed; returns subjects."""
+        statements: dict[str, tuple[Mapping[str, Any], StatementKind]] = {
+            period: (data, StatementKind.TEAM_KEY)
+            for period, data in (my_keys.get("team") or {}).items()}
+        police = my_keys.get("police")
+        if isinstance(police, Mapping):
+            statements[str(police["subject"])] = (police, StatementKind.POLICE_KEY)
+        loaded = []
+        for subject, wrap in (my_keys.get("grants") or {}).items():
+            if subject not in statements:
+                continue
+            data, kind = statements[subject]
+            statement = verify_key_statement(key_statement_from_dict(data),
+                                             pinned_fingerprint=self.pinned_fingerprint,
+                                             kind=kind, at=None)
+            pair = unwrap_team_key_grant(bytes(wrap), self.encryption, period=subject,
+                                         grantee=self.username,
+                                         team_public_key=statement.public_key)
+            self.unit_keys[pair.public.fingerprint] = pair
+            loaded.append(subject)
+        return loaded
+
+    def epoch_keys(self, conversation_id: str, conversation_keys: Mapping[str, Any]
+                   ) -> dict[int, bytes]:
+        """Every epoch key of the conversation wrapped for a key this device holds."""
+        out: dict[int, bytes] = {}
+        for item in conversation_keys.get("wraps", []):
+            pair = self.unit_keys.get(item["recipient"])
+            epoch = int(item["epoch"])
+            if pair is None or epoch in out:
+                continue
+            out[epoch] = unwrap_conversation_key(bytes(item["wrap"]), pair,
+                                                 conversation_id=conversation_id, epoch=epoch)
+        return out
+
+    def reader(self, conversation_id: str, conversation_keys: Mapping[str, Any]
+               ) -> tuple[TranscriptReader, dict[bytes, str]]:
+        reader = TranscriptReader(conversation_id)
+        for epoch, key in self.epoch_keys(conversation_id, conversation_keys).items():
+            reader.add_epoch_key(epoch, key)
+        names: dict[bytes, str] = {}
+        youth = conversation_keys.get("youth_signing_key")
+        if youth:
+            public = SigningPublicKey(bytes(youth))
+            reader.add_sender(Sender(public, SenderRole.YOUTH))
+            names[public.fingerprint_digest] = "young person"
+        for name, sender in staff_senders(conversation_keys.get("staff", []),
+                                          self.pinned_fingerprint):
+            reader.add_sender(sender)
+            names[sender.public_key.fingerprint_digest] = name
+        return reader, names
+
+    def sealer(self, conversation_id: str, epoch: int, epoch_key: bytes, role: SenderRole,
+               next_counter: int) -> EnvelopeSealer:
+        return EnvelopeSealer(epoch_key=epoch_key, conversation_id=conversation_id,
+                              epoch=epoch, role=role, signing_key=self.signing,
+                              next_counter=next_counter)
