@@ -25,15 +25,18 @@ import pytest
 import redis.asyncio as aioredis
 
 from helpline.client import StaffClient, YouthClient
+from helpline.crypto.keyring import StaffKeyring
 from helpline.domain.roles import Role
 from helpline.embedded_redis import start_embedded_redis
 from helpline.services.accounts import AccountPolicy, AccountService
+from helpline.services.keyadmin import KeyAdmin, KeyPolicy
 from helpline.services.ports import SystemClock
 from helpline.storage.redis_store import RedisStore, connect_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 ALLOWED_ORIGIN = "http://widget.test"
+KEY_PASSPHRASE = b"test passphrase for key files"
 TEST_SCRYPT_LOG2_N = 10  # tests hash many passwords; production default is 15
 
 
@@ -46,6 +49,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     embedded = start_embedded_redis(tmp_path_factory.mktemp("redis"))
     yield embedded.url
     embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_data_dir(redis_url: str) -> Path | None:
+    """The embedded Redis's folder (its AOF and RDB), or None for an external Redis."""
+    if redis_url.startswith("unix://") and not os.environ.get("HELPLINE_TEST_REDIS_URL"):
+        return Path(redis_url.removeprefix("unix://")).parent
+    return None
 
 
 @pytest.fixture
@@ -118,6 +129,7 @@ class Harness:
     tmp: Path
     servers: list[ServerProcess] = field(default_factory=list)
     clients: list[Any] = field(default_factory=list)
+    fingerprint: str = ""
 
     def env(self, **overrides: str) -> dict[str, str]:
         data = self.tmp / "data"
@@ -179,6 +191,49 @@ class Harness:
 
     async def redis(self) -> aioredis.Redis:
         return aioredis.Redis.from_url(self.redis_url)
+
+    # -- end-to-end keys ----------------------------------------------------------------
+
+    def key_admin(self, store: RedisStore) -> KeyAdmin:
+        return KeyAdmin(store, self.tmp / "keys", KEY_PASSPHRASE, SystemClock(), KeyPolicy())
+
+    async def init_keys(self) -> str:
+        """`helpline keys init`, in-process; returns the signing fingerprint to pin."""
+        store = self.store()
+        try:
+            self.fingerprint = await self.key_admin(store).init()
+        finally:
+            await store.close()
+        return self.fingerprint
+
+    async def secure_staff(self, username: str, role: Role = Role.COUNSELLOR, *,
+                           grant: bool = True, server: ServerProcess | None = None,
+                           create: bool = True) -> StaffClient:
+        """A staff client with its own device keys, registered and (by default) granted."""
+        if create:
+            await self.add_staff(username, role)
+        srv = server or self.servers[0]
+        ring = StaffKeyring.generate(username, self.fingerprint)
+        client = await StaffClient.signed_in(srv.url, username, PASSWORD, keyring=ring)
+        self.clients.append(client)
+        await client.register_device()
+        if grant:
+            store = self.store()
+            try:
+                await self.key_admin(store).grant(username)
+            finally:
+                await store.close()
+            await client.load_grants()
+        return client
+
+    async def secure_youth(self, server: ServerProcess | None = None,
+                           fingerprint: str | None = None) -> YouthClient:
+        srv = server or self.servers[0]
+        client = YouthClient(srv.url, pinned_fingerprint=fingerprint or self.fingerprint)
+        self.clients.append(client)
+        await client.connect()
+        await client.open()
+        return client
 
 
 @pytest.fixture

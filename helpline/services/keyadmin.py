@@ -105,7 +105,7 @@ class KeyAdmin:
         """
         period = await self._new_team_key(self._signing())
         team = read_encryption_key_file(self.keys_dir / f"team-{period}.pem", self.passphrase)
-        granted = []
+        granted: list[str] = []
         for member in await self.store.list_staff():
             if member.disabled or member.role not in (Role.COUNSELLOR, Role.SUPERVISOR):
                 continue
@@ -164,8 +164,9 @@ class KeyAdmin:
         statement = sign_staff_statement(StaffKeyStatement(
             username, member.role.value, SigningPublicKey(device["signing"]), encryption,
             now - SKEW_SECONDS, now + self.policy.staff_statement_days * 86400), signing)
-        await self.store.set_device_statement(
-            username, json.dumps(staff_statement_to_dict(statement), sort_keys=True))
+        await self.store.add_staff_statement(
+            username, statement.statement.signing_key.fingerprint,
+            json.dumps(staff_statement_to_dict(statement), sort_keys=True))
         return granted
 
     # -- helpers ----------------------------------------------------------------------------

@@ -67,11 +67,12 @@ class KeyService:
         device = await self.store.get_device(username)
         statements = await self.store.get_team_statements()
         police = await self.store.get_police_statement()
+        mine = await self.store.get_staff_statements(username)
         return {
             "device": {
                 "encryption_key": device.get("encryption"),
                 "signing_key": device.get("signing"),
-                "statement": json.loads(device["statement"]) if "statement" in device else None,
+                "statements": [json.loads(text) for text in mine.values()],
             },
             "grants": await self.store.get_grants(username),
             "team": {period: json.loads(text) for period, text in statements.items()},
@@ -115,9 +116,8 @@ class KeyService:
         youth_key, epoch, wraps = await self.store.get_conversation_keys(conversation_id)
         staff = []
         for username in await self.store.list_participants(conversation_id):
-            device = await self.store.get_device(username)
-            if "statement" in device:
-                staff.append(json.loads(device["statement"]))
+            for text in (await self.store.get_staff_statements(username)).values():
+                staff.append(json.loads(text))
         return {
             "conversation_id": conversation_id,
             "youth_signing_key": youth_key,

@@ -22,7 +22,9 @@ key, so that no client string can reach into another key space.
     {p}keys:team            hash   period -> signed team key statement (JSON)
     {p}keys:team:current    string the period new conversations encrypt to
     {p}keys:police          string signed police unit key statement (JSON)
-    {p}device:{username}    hash   encryption, signing (public, raw), statement (JSON)
+    {p}device:{username}    hash   encryption, signing (public, raw) of the current device
+    {p}statements:{username} hash  signing key fingerprint -> signed staff statement (JSON);
+                                   kept for earlier devices too, so old messages still verify
     {p}grants:{username}    hash   period or police unit -> wrapped private key
     {p}control              pub/sub control messages between server processes
     {p}socketio             pub/sub python-socketio fan-out (fanout=redis only)
@@ -79,6 +81,9 @@ class Keys:
 
     def device(self, username: str) -> str:
         return f"{self.prefix}device:{_user(username)}"
+
+    def staff_statements(self, username: str) -> str:
+        return f"{self.prefix}statements:{_user(username)}"
 
     def grants(self, username: str) -> str:
         return f"{self.prefix}grants:{_user(username)}"

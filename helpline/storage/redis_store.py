@@ -306,8 +306,16 @@ class RedisStore:
                          self.redis.hgetall(self.keys.device(username)))
         return {k.decode(): v for k, v in raw.items()}
 
-    async def set_device_statement(self, username: str, statement_json: str) -> None:
-        await self.redis.hset(self.keys.device(username), "statement", statement_json)
+    async def add_staff_statement(self, username: str, signing_fingerprint: str,
+                                  statement_json: str) -> None:
+        await self.redis.hset(self.keys.staff_statements(username), signing_fingerprint,
+                              statement_json)
+
+    async def get_staff_statements(self, username: str) -> dict[str, str]:
+        """Signing key fingerprint -> statement, for every device this person has had."""
+        raw = await cast(Awaitable[dict[bytes, bytes]],
+                         self.redis.hgetall(self.keys.staff_statements(username)))
+        return {k.decode(): v.decode() for k, v in raw.items()}
 
     async def put_grant(self, username: str, subject: str, wrap: bytes) -> None:
         await self.redis.hset(self.keys.grants(username), subject, wrap)
