@@ -88,8 +88,8 @@ async def test_a_whole_conversation_leaves_no_plaintext_in_redis_or_its_files(
     if redis_data_dir is not None:
         aof = redis_data_dir / "appendonly.aof"
         deadline = time.monotonic() + 5
-        while bodies[-1] not in aof.read_bytes() and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)  # appendfsync everysec
+        while bodies[-1] not in aof.read_bytes() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)  # appendfsync everysec: the file lags up to a second
         data = aof.read_bytes()
         assert bodies[-1] in data
         for secret in SECRETS:
@@ -98,7 +98,7 @@ async def test_a_whole_conversation_leaves_no_plaintext_in_redis_or_its_files(
 
 async def test_only_granted_staff_can_read(harness: Harness, server: ServerProcess) -> None:
     await harness.init_keys()
-    youth, counsellor, cid = await _chat(harness)
+    _youth, counsellor, cid = await _chat(harness)
     # A supervisor whose device was never granted takes the conversation over: the
     # server lets them in, but the bodies stay closed.
     ungranted = await harness.secure_staff("boris", Role.SUPERVISOR, grant=False)
@@ -163,7 +163,7 @@ async def test_readers_detect_what_a_server_could_do_to_stored_bodies(
     harness: Harness, server: ServerProcess
 ) -> None:
     await harness.init_keys()
-    youth, counsellor, cid = await _chat(harness)
+    _youth, _counsellor, cid = await _chat(harness)
     other = await harness.secure_youth()
     await other.send_text("a message in another conversation")
     r = await harness.redis()
@@ -227,7 +227,7 @@ async def test_rotation_keeps_old_and_new_conversations_readable(
     await before.send_text("before the rotation")
     store = harness.store()
     try:
-        period, granted = await harness.key_admin(store).rotate()
+        _period, granted = await harness.key_admin(store).rotate()
     finally:
         await store.close()
     assert granted == ["emil"]
@@ -248,7 +248,7 @@ async def test_transcript_export_needs_a_granted_key(
     harness: Harness, server: ServerProcess
 ) -> None:
     await harness.init_keys()
-    youth, counsellor, cid = await _chat(harness)
+    _youth, counsellor, cid = await _chat(harness)
     granted_key = harness.tmp / "anouk.pem"
     write_unencrypted_key_file(granted_key, counsellor.keyring.encryption)  # type: ignore[attr-defined]
     export = await asyncio.to_thread(
