@@ -32,6 +32,7 @@ from helpline.crypto.keys import (
     SigningPublicKey,
 )
 from helpline.crypto.reader import TranscriptReader
+from helpline.crypto.staff_statements import staff_statement_from_dict, verify_staff_statement
 from helpline.crypto.statements import (
     KeyStatement,
     StatementKind,
@@ -52,6 +53,7 @@ FILES = (
     "statement.json",
     "wrap.json",
     "envelope.json",
+    "staff-statement.json",
     "rfc9180-base-x25519-sha256-aes256gcm.json",
 )
 
@@ -271,6 +273,24 @@ def test_committed_statement_vectors_verify() -> None:
     check_statements(_load(VECTORS, "statement.json"))
 
 
+def check_staff_statements(data: dict[str, Any]) -> None:
+    for entry in data["valid"]:
+        signed = staff_statement_from_dict(entry["transport"])
+        assert signed.statement.signed_bytes().hex() == entry["signed_bytes"], entry["name"]
+        verify_staff_statement(signed, pinned_fingerprint=entry["pinned_fingerprint"],
+                               at=entry["at"])
+    for entry in data["invalid"]:
+        def attempt(entry: dict[str, Any] = entry) -> object:
+            return verify_staff_statement(staff_statement_from_dict(entry["transport"]),
+                                          pinned_fingerprint=entry["pinned_fingerprint"],
+                                          at=entry["at"])
+        assert _outcome(attempt) == entry["error"], entry["name"]
+
+
+def test_committed_staff_statement_vectors_verify() -> None:
+    check_staff_statements(_load(VECTORS, "staff-statement.json"))
+
+
 def test_committed_wrap_vectors_verify() -> None:
     check_wraps(_load(VECTORS, "wrap.json"))
 
@@ -292,7 +312,10 @@ def test_regenerated_vectors_verify_and_match(tmp_path: Path) -> None:
     check_statements(_load(tmp_path, "statement.json"))
     check_wraps(_load(tmp_path, "wrap.json"))
     check_envelopes(_load(tmp_path, "envelope.json"))
-    for name in ("statement.json", "envelope.json", "rfc9180-base-x25519-sha256-aes256gcm.json"):
+    check_staff_statements(_load(tmp_path, "staff-statement.json"))
+    same = ("statement.json", "envelope.json", "staff-statement.json",
+            "rfc9180-base-x25519-sha256-aes256gcm.json")
+    for name in same:
         assert (tmp_path / name).read_bytes() == (VECTORS / name).read_bytes(), name
     assert _without_wrapped(_load(tmp_path, "wrap.json")) == _without_wrapped(
         _load(VECTORS, "wrap.json")

@@ -30,6 +30,11 @@ from helpline.crypto.envelope import (
     parse_envelope,
 )
 from helpline.crypto.keys import EncryptionKeyPair, SigningKeyPair
+from helpline.crypto.staff_statements import (
+    StaffKeyStatement,
+    sign_staff_statement,
+    staff_statement_to_dict,
+)
 from helpline.crypto.statements import (
     KeyStatement,
     SignedKeyStatement,
@@ -650,6 +655,50 @@ def envelope_vectors() -> Json:
 # --- writing --------------------------------------------------------------------
 
 
+def staff_statement_vectors() -> Json:
+    """Staff-key statements: a device's signing and encryption keys vouched for."""
+    org = _signing("organisation")
+    other = _signing("not the organisation")
+    statement = StaffKeyStatement(
+        subject="anna", role="counsellor",
+        signing_key=_signing("anna device signing").public,
+        encryption_key=_encryption("anna device encryption").public,
+        not_before=T0, not_after=T0 + 52 * WEEK)
+    signed = sign_staff_statement(statement, org)
+    transport: Json = staff_statement_to_dict(signed)
+    pin = org.public.fingerprint
+
+    def invalid(name: str, data: Json, error: str, pinned: str = pin,
+                at: int | None = T0 + 3600) -> Json:
+        return {"name": name, "transport": data, "pinned_fingerprint": pinned, "at": at,
+                "error": error}
+
+    return {
+        "description": "Organisation-signed staff-key statements; see README.md.",
+        "signer": _signing_json("organisation", org),
+        "valid": [{
+            "name": "counsellor anna's device",
+            "transport": transport,
+            "signed_bytes": statement.signed_bytes().hex(),
+            "signature": signed.signature.hex(),
+            "pinned_fingerprint": pin,
+            "at": T0 + 3600,
+        }],
+        "invalid": [
+            invalid("signed by another key",
+                    staff_statement_to_dict(sign_staff_statement(statement, other)),
+                    "untrusted_signer"),
+            invalid("role raised to police", {**transport, "role": "police"}, "bad_signature"),
+            invalid("subject changed", {**transport, "subject": "bert"}, "bad_signature"),
+            invalid("signing key swapped",
+                    {**transport, "signing_key": transport["encryption_key"]},
+                    "bad_signature"),
+            invalid("expired", transport, "statement_not_valid", at=T0 + 53 * WEEK),
+            invalid("extra field", {**transport, "extra": 1}, "bad_encoding"),
+        ],
+    }
+
+
 def _write(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -661,6 +710,7 @@ def generate(out_dir: Path = HERE) -> None:
     _write(out_dir / "statement.json", statement_vectors())
     _write(out_dir / "wrap.json", wrap_vectors())
     _write(out_dir / "envelope.json", envelope_vectors())
+    _write(out_dir / "staff-statement.json", staff_statement_vectors())
 
 
 if __name__ == "__main__":
