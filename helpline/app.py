@@ -25,6 +25,7 @@ from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.conversations import ConversationPolicy, ConversationService
 from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
+from helpline.storage.fanout import BoundedRedisManager
 from helpline.storage.redis_store import RedisStore, connect_redis
 from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
 from helpline.transport.notifier import SocketNotifier
@@ -50,13 +51,8 @@ def create_app(settings: Settings) -> web.Application:
     allowed = frozenset(settings.allowed_origins)
     manager = None
     if settings.fanout == "redis":
-        manager = socketio.AsyncRedisManager(
-            settings.redis_url,
-            channel=store.keys.socketio_channel,
-            redis_options={
-                "max_connections": settings.redis_max_connections,
-            },
-        )
+        manager = BoundedRedisManager(settings.redis_url, store.keys.socketio_channel,
+                                      settings.redis_max_connections)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

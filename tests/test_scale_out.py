@@ -66,3 +66,4 @@ async def test_websocket_compression_is_refused(server: ServerProcess) -> None:
         opening = await asyncio.wait_for(ws.receive_str(), 5)
         assert opening.startswith("0{")
         await ws.close()
+
