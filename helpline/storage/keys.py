@@ -26,6 +26,8 @@ key, so that no client string can reach into another key space.
     {p}statements:{username} hash  signing key fingerprint -> signed staff statement (JSON);
                                    kept for earlier devices too, so old messages still verify
     {p}grants:{username}    hash   period or police unit -> wrapped private key
+    {p}audit                list   hash-chained audit entries (JSON), append-only
+    {p}audit:head           string "count:hash" of the last entry
     {p}control              pub/sub control messages between server processes
     {p}socketio             pub/sub python-socketio fan-out (fanout=redis only)
 """
@@ -116,6 +118,14 @@ class Keys:
 
     def login_failures(self, username: str) -> str:
         return f"{self.prefix}loginfail:{_user(username)}"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.prefix}audit"
+
+    @property
+    def audit_head(self) -> str:
+        return f"{self.prefix}audit:head"
 
     @property
     def control_channel(self) -> str:

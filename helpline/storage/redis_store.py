@@ -63,6 +63,7 @@ class RedisStore:
         self._count = redis.register_script(scripts.COUNT_IN_WINDOW)
         self._create_staff = redis.register_script(scripts.CREATE_STAFF)
         self._set_epoch = redis.register_script(scripts.SET_EPOCH)
+        self._append_audit = redis.register_script(scripts.APPEND_AUDIT)
 
     # -- health -------------------------------------------------------------------
 
@@ -425,6 +426,29 @@ class RedisStore:
 
     async def clear_login_failures(self, username: str) -> None:
         await self.redis.delete(self.keys.login_failures(username))
+
+    # -- audit log --------------------------------------------------------------------
+
+    async def get_audit_head(self) -> tuple[int, str]:
+        raw = cast(bytes | None, await self.redis.get(self.keys.audit_head))
+        if raw is None:
+            return 0, "0" * 64
+        count, _, digest = raw.decode().partition(":")
+        return int(count), digest
+
+    async def append_audit(self, expected_head: tuple[int, str], new_head: tuple[int, str],
+                           entry_json: str) -> bool:
+        """Append if the head is unchanged; False means someone appended first."""
+        done = await self._append_audit(
+            keys=[self.keys.audit, self.keys.audit_head],
+            args=[f"{expected_head[0]}:{expected_head[1]}", f"{new_head[0]}:{new_head[1]}",
+                  entry_json])
+        return bool(done)
+
+    async def read_audit(self, start: int, limit: int) -> list[str]:
+        raw = await cast(Awaitable[list[bytes]],
+                         self.redis.lrange(self.keys.audit, start, start + limit - 1))
+        return [r.decode() for r in raw]
 
     # -- control messages between processes ---------------------------------------
 

@@ -146,3 +146,13 @@ for i = 4, #ARGV, 2 do
 end
 return {'ok'}
 """
+
+# Append one audit entry if the chain head is still the one the entry links to.
+# KEYS: audit list, audit head; ARGV: expected head ("count:hash"), new head, entry JSON
+APPEND_AUDIT = """
+local head = redis.call('GET', KEYS[2]) or ('0:' .. string.rep('0', 64))
+if head ~= ARGV[1] then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2])
+return 1
+"""
