@@ -18,10 +18,11 @@ import socketio
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, CONVERSATIONS, SETTINGS, SIO, STORE
+from helpline.appkeys import ACCOUNTS, AUDIT, CONVERSATIONS, SETTINGS, SIO, STORE
 from helpline.config import Settings
 from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
 from helpline.services.accounts import AccountPolicy, AccountService
+from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationPolicy, ConversationService
 from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
@@ -76,10 +77,12 @@ def create_app(settings: Settings) -> web.Application:
         login_lock_seconds=settings.login_lock_seconds,
         scrypt_log2_n=settings.scrypt_log2_n,
     ))
+    audit = AuditLog(store, clock)
     conversations = ConversationService(store, notifier, clock, ConversationPolicy(
         max_conversations_per_counsellor=settings.max_conversations_per_counsellor,
         history_page_size=settings.history_page_size,
-    ))
+    ), audit)
+    app[AUDIT] = audit
     keys = KeyService(store, notifier)
     app[ACCOUNTS] = accounts
     app[CONVERSATIONS] = conversations

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from helpline.config import Settings
 from helpline.services.accounts import AccountService
+from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationService
 from helpline.storage.redis_store import RedisStore
 
@@ -15,3 +16,4 @@ STORE = web.AppKey("store", RedisStore)
 ACCOUNTS = web.AppKey("accounts", AccountService)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
 SIO = web.AppKey("sio", socketio.AsyncServer)
+AUDIT = web.AppKey("audit", AuditLog)

@@ -7,6 +7,7 @@
     helpline keys init | rotate | publish | show       (private keys stay in the keys folder)
     helpline keys grant USER [--expect-fingerprint FP]
     helpline transcript export CONVERSATION --key FILE [--format text|json]
+    helpline audit verify | show [--start N] [--limit M]
 
 Without REDIS_URL every command uses the embedded Redis in the data folder (starting
 it if no other helpline process has).
@@ -43,6 +44,7 @@ from helpline.domain.roles import Role
 from helpline.embedded_redis import EmbeddedRedis, start_embedded_redis
 from helpline.errors import Conflict, HelplineError
 from helpline.services.accounts import AccountPolicy, AccountService
+from helpline.services.audit import AuditLog
 from helpline.services.keyadmin import KeyAdmin, KeyPolicy
 from helpline.services.ports import SystemClock
 from helpline.services.transcripts import export_transcript
@@ -80,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_keys(settings, args))
     if args.command == "transcript":
         return asyncio.run(_transcript(settings, args))
+    if args.command == "audit":
+        return asyncio.run(_audit(settings, args))
     parser.print_help()
     return 2
 
@@ -116,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("name")
     grant.add_argument("--expect-fingerprint",
                        help="refuse unless the device key has this fingerprint")
+
+    audit = sub.add_parser("audit", help="the hash-chained audit log of staff actions")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    audit_sub.add_parser("verify", help="check the chain; name the first broken link")
+    show = audit_sub.add_parser("show", help="print entries as JSON lines")
+    show.add_argument("--start", type=int, default=0)
+    show.add_argument("--limit", type=int, default=100)
 
     transcript = sub.add_parser("transcript", help="read transcripts with a granted key")
     transcript_sub = transcript.add_subparsers(dest="action", required=True)
@@ -259,6 +270,28 @@ async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
             body = m.text if m.error is None else f"[refused: {m.error}]"
             print(f"{m.seq:>5} {when} {m.sender_role:<10} {m.sender or '-':<14} {body}")
     return 0
+
+
+async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    settings, embedded = _resolve_redis(settings)
+    assert settings.redis_url
+    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
+    try:
+        log = AuditLog(store, SystemClock())
+        if args.action == "show":
+            for entry in await log.entries(max(args.start, 0), max(min(args.limit, 1000), 1)):
+                print(entry.to_json())
+            return 0
+        check = await log.verify()
+    finally:
+        await store.close()
+        if embedded:
+            embedded.stop()
+    if check.ok:
+        print(f"audit log intact: {check.entries} entries")
+        return 0
+    print(f"audit log BROKEN at entry {check.first_broken}: {check.reason}", file=sys.stderr)
+    return 1
 
 
 def _read_password(generate: bool) -> str:

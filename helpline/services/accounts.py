@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from helpline.domain.audit import AuditAction
 from helpline.domain.ids import Username, is_username, new_secret, secret_hash
 from helpline.domain.roles import Role
 from helpline.domain.staff import Session, StaffMember
 from helpline.errors import Conflict, InvalidPayload, NotFound, RateLimited, Unauthorized
 from helpline.services import passwords
+from helpline.services.audit import AuditLog
 from helpline.services.ports import Clock
 from helpline.storage.redis_store import RedisStore
 
@@ -70,7 +72,7 @@ class AccountService:
     async def list_users(self) -> list[StaffMember]:
         return await self.store.list_staff()
 
-    async def disable_user(self, username: str) -> int:
+    async def disable_user(self, username: str, by: str = "cli") -> int:
         """Disable the account, revoke its sessions and drop its live connections.
 
         Returns how many sessions were revoked. Every server process listens on the
@@ -80,6 +82,8 @@ class AccountService:
             raise NotFound(f"There is no account named {username!r}.")
         revoked = await self.store.disable_staff(username)
         await self.store.publish_control({"type": "staff_disabled", "username": username})
+        await AuditLog(self.store, self.clock).record(by, "admin", AuditAction.ACCOUNT_DISABLED,
+                                                      None, {"account": username})
         return len(revoked)
 
     async def login(self, username: str, password: str) -> LoginResult:

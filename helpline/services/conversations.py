@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpline.domain.access import Action, Actor, StaffActor, YouthActor, check_access
+from helpline.domain.audit import AuditAction
 from helpline.domain.conversation import CHAT_OPEN, Conversation, State
 from helpline.domain.ids import (
     ConversationId,
@@ -31,6 +32,7 @@ from helpline.errors import (
     InvalidState,
     NotFound,
 )
+from helpline.services.audit import AuditLog
 from helpline.services.ports import Clock, Notifier
 from helpline.storage.redis_store import RedisStore, StateConflict
 
@@ -60,12 +62,14 @@ class History:
 
 class ConversationService:
     def __init__(
-        self, store: RedisStore, notifier: Notifier, clock: Clock, policy: ConversationPolicy
+        self, store: RedisStore, notifier: Notifier, clock: Clock, policy: ConversationPolicy,
+        audit: AuditLog,
     ) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
         self.policy = policy
+        self.audit = audit
 
     # -- young person ---------------------------------------------------------------
 
@@ -168,6 +172,9 @@ class ConversationService:
             )
         except StateConflict:
             raise InvalidState("This conversation has already ended.") from None
+        if isinstance(actor, StaffActor):
+            await self.audit.record(actor.username, actor.role.value, AuditAction.END,
+                                    conversation_id)
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
         if new_state is State.CLOSED:
@@ -205,6 +212,8 @@ class ConversationService:
             if current in (State.ACTIVE, State.ACTIVE.value, State.ENDED, State.ENDED.value):
                 raise AlreadyTaken() from None
             raise InvalidState("This conversation is no longer waiting.") from None
+        await self.audit.record(actor.username, actor.role.value, AuditAction.ACCEPT,
+                                conversation_id)
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
         await self._queue_changed()
@@ -222,6 +231,9 @@ class ConversationService:
             )
         except StateConflict:
             raise InvalidState("This conversation is already closed.") from None
+        await self.audit.record(actor.username, actor.role.value, AuditAction.WRAPUP,
+                                conversation_id, {"form": wrapup.form.value,
+                                                  "referral": wrapup.referral.value})
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
         await self._overview_changed()
@@ -245,6 +257,9 @@ class ConversationService:
             )
         except StateConflict:
             raise InvalidState("Only an active conversation can be reassigned.") from None
+        await self.audit.record(actor.username, actor.role.value, AuditAction.REASSIGN,
+                                conversation_id, {"from": conv.counsellor,
+                                                  "to": target.username})
         updated = await self._load(conversation_id)
         now = self.clock.now_ms()
         await self.notifier.to_staff(conv.counsellor, "assignment", {

@@ -11,9 +11,12 @@ from __future__ import annotations
 from helpline.crypto.errors import CryptoError
 from helpline.crypto.keyring import Decrypted, StaffKeyring, open_record, refused_record
 from helpline.crypto.keys import EncryptionKeyPair, KeyKind, SigningKeyPair, fingerprint
+from helpline.domain.audit import AuditAction
 from helpline.domain.ids import ConversationId, is_conversation_id
 from helpline.errors import Forbidden, NotFound
+from helpline.services.audit import AuditLog
 from helpline.services.keys import KeyService
+from helpline.services.ports import SystemClock
 from helpline.storage.redis_store import RedisStore
 
 PAGE = 500
@@ -45,6 +48,8 @@ async def export_transcript(
         reader, names = ring.reader(cid, conversation_keys)
     except CryptoError as exc:
         raise Forbidden(f"The keys do not check out ({exc.code}).") from None
+    # Who read which transcript is itself on the record (no content in the entry).
+    await AuditLog(store, SystemClock()).record(username, "export", AuditAction.EXPORT, cid)
     out: list[Decrypted] = []
     after = 0
     while True:

@@ -15,8 +15,9 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, STORE
-from helpline.errors import HelplineError, InvalidPayload, Unauthorized, Unavailable
+from helpline.appkeys import ACCOUNTS, AUDIT, STORE
+from helpline.domain.roles import Role
+from helpline.errors import Forbidden, HelplineError, InvalidPayload, Unauthorized, Unavailable
 from helpline.protocol import USERNAME, Str, parse
 
 log = logging.getLogger("helpline.http")
@@ -110,6 +111,40 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _admin(request: web.Request) -> None:
+    """Only an admin's live session may read the audit log."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized()
+    session = await request.app[ACCOUNTS].authenticate(token.strip())
+    if session.role is not Role.ADMIN:
+        raise Forbidden("Only an admin may read the audit log.")
+
+
+def _int_query(request: web.Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise InvalidPayload(f"{name} must be a whole number up to {maximum}.")
+    return int(raw)
+
+
+async def audit_entries(request: web.Request) -> web.Response:
+    await _admin(request)
+    start = _int_query(request, "start", 0, 2**53 - 1)
+    limit = _int_query(request, "limit", 100, 1000) or 1
+    entries = await request.app[AUDIT].entries(start, limit)
+    return web.json_response({"entries": [json.loads(e.to_json()) for e in entries]})
+
+
+async def audit_verify(request: web.Request) -> web.Response:
+    await _admin(request)
+    check = await request.app[AUDIT].verify()
+    return web.json_response({"ok": check.ok, "entries": check.entries,
+                              "first_broken": check.first_broken, "reason": check.reason})
+
+
 async def index(request: web.Request) -> web.Response:
     return web.json_response({
         "service": "helpline",
@@ -124,3 +159,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/audit", audit_entries)
+    app.router.add_get("/api/audit/verify", audit_verify)
