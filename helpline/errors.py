@@ -19,6 +19,10 @@ never rename one.
     ├── NoConversation             no_conversation  (this connection has no conversation yet)
     ├── AlreadyOpen                already_open     (this connection has a conversation)
     ├── Conflict                   conflict         (a name or thing that already exists)
+    ├── ConsentInvalid             consent_invalid  (not signed by this conversation's key,
+    │                                                for another conversation or police key)
+    ├── ConsentExpired             consent_expired  (past its expiry, or too far ahead)
+    ├── ConsentReplayed            consent_replayed (this consent was used before)
     └── Unavailable                unavailable      (a dependency such as Redis is down)
 """
 
@@ -118,6 +122,24 @@ class Conflict(HelplineError):
     http_status = 409
 
 
+class ConsentInvalid(HelplineError):
+    code = "consent_invalid"
+    default_message = "This consent is not valid for this conversation."
+    http_status = 403
+
+
+class ConsentExpired(HelplineError):
+    code = "consent_expired"
+    default_message = "This consent has expired."
+    http_status = 403
+
+
+class ConsentReplayed(HelplineError):
+    code = "consent_replayed"
+    default_message = "This consent was already used."
+    http_status = 409
+
+
 class Unavailable(HelplineError):
     code = "unavailable"
     default_message = "The service is briefly unavailable. Please try again."
@@ -139,5 +161,8 @@ ALL_ERRORS: tuple[type[HelplineError], ...] = (
     NoConversation,
     AlreadyOpen,
     Conflict,
+    ConsentInvalid,
+    ConsentExpired,
+    ConsentReplayed,
     Unavailable,
 )

@@ -8,6 +8,7 @@ import pytest
 
 from helpline.domain.access import Action, StaffActor, YouthActor, check_access
 from helpline.domain.conversation import Conversation, State
+from helpline.domain.handover import Handover
 from helpline.domain.ids import ConversationId, Username
 from helpline.domain.roles import Role
 from helpline.errors import Forbidden, HelplineError, InvalidState, NotFound
@@ -39,6 +40,9 @@ def expected(actor: str, state: State, action: Action) -> object:
         if role is not Role.SUPERVISOR:
             return Forbidden
         return OK if state is State.ACTIVE else InvalidState
+    if role is Role.POLICE:
+        # Not joined to any of these conversations: they do not exist for police.
+        return NotFound if action in (R, S) else Forbidden
     if role not in (Role.COUNSELLOR, Role.SUPERVISOR):
         return Forbidden
     if action is A:
@@ -86,10 +90,37 @@ def test_access_table(actor: str, state: State, action: Action) -> None:
 def test_missing_conversation_is_not_found_for_everyone_allowed_to_ask(actor: str) -> None:
     for action in (R, S, E, W):
         want: type[HelplineError] = NotFound
-        if actor not in ("youth", "other_youth") and make_actor(actor).role in (  # type: ignore[union-attr]
-                Role.POLICE, Role.ADMIN):
+        role = getattr(make_actor(actor), "role", None)
+        if role is Role.ADMIN or (role is Role.POLICE and action in (E, W)):
             want = Forbidden
         if actor in ("youth", "other_youth") and action is W:
             want = Forbidden
         with pytest.raises(want):
             check_access(make_actor(actor), None, action)
+
+
+@pytest.mark.parametrize("handover", list(Handover))
+@pytest.mark.parametrize("state", [State.ACTIVE, State.ENDED])
+def test_police_reach_only_the_conversation_they_joined(handover: Handover,
+                                                        state: State) -> None:
+    conv = Conversation(id=CID, state=state, created_at=0, queued_at=0, last_seq=0,
+                        counsellor=Username("holder"), handover=handover,
+                        police_officer=Username("officer"))
+    officer = StaffActor(Username("officer"), Role.POLICE)
+    colleague = StaffActor(Username("colleague"), Role.POLICE)
+    with pytest.raises(NotFound):
+        check_access(colleague, conv, Action.READ)
+    if handover is not Handover.JOINED:
+        for action in (Action.READ, Action.SEND):
+            with pytest.raises(NotFound):
+                check_access(officer, conv, action)
+        return
+    check_access(officer, conv, Action.READ)
+    if state is State.ACTIVE:
+        check_access(officer, conv, Action.SEND)
+    else:
+        with pytest.raises(InvalidState):
+            check_access(officer, conv, Action.SEND)
+    for action in (Action.END, Action.WRAPUP, Action.ACCEPT, Action.REASSIGN):
+        with pytest.raises(Forbidden):
+            check_access(officer, conv, action)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from helpline.domain.conversation import CHAT_OPEN, WRAPUP_FROM, Conversation, State
+from helpline.domain.handover import Handover
 from helpline.domain.ids import ConversationId, Username
 from helpline.domain.roles import CHAT_ROLES, Role
 from helpline.errors import Forbidden, InvalidState, NotFound
@@ -27,6 +28,7 @@ class Action(StrEnum):
 
 
 YOUTH_ACTIONS = frozenset({Action.READ, Action.SEND, Action.END})
+POLICE_ACTIONS = frozenset({Action.READ, Action.SEND})
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def _kind_may(actor: Actor, action: Action) -> bool:
         return action in YOUTH_ACTIONS
     if action is Action.REASSIGN:
         return actor.role is Role.SUPERVISOR
+    if actor.role is Role.POLICE:
+        return action in POLICE_ACTIONS
     return actor.role in CHAT_ROLES
 
 
@@ -75,6 +79,9 @@ def _check_youth(actor: YouthActor, conv: Conversation, action: Action) -> None:
 
 
 def _check_staff(actor: StaffActor, conv: Conversation, action: Action) -> None:
+    if actor.role is Role.POLICE:
+        _check_police(actor, conv, action)
+        return
     holds = conv.counsellor == actor.username
     if action is Action.ACCEPT:
         if conv.state is not State.QUEUED:
@@ -100,3 +107,14 @@ def _check_staff(actor: StaffActor, conv: Conversation, action: Action) -> None:
             raise InvalidState("This conversation is already closed.")
         return
     raise Forbidden()
+
+
+def _check_police(actor: StaffActor, conv: Conversation, action: Action) -> None:
+    # An officer reaches a conversation only while joined to it, after the young
+    # person's consent; before, after, or for anyone else it does not exist.
+    if conv.handover is not Handover.JOINED:
+        raise NotFound()
+    if conv.police_officer != actor.username:
+        raise NotFound()
+    if action is Action.SEND and conv.state is not State.ACTIVE:
+        raise InvalidState("This conversation is not active.")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from helpline.domain.handover import Handover
 from helpline.domain.ids import ConversationId, Username
 
 
@@ -52,6 +53,11 @@ class Conversation:
     ended_at: int | None = None
     ended_by: str | None = None
     closed_at: int | None = None
+    handover: Handover = Handover.NONE
+    police_officer: Username | None = None
+    police_share_history: bool = False
+    police_epoch: int | None = None  # the first epoch wrapped for the police
+    police_from_seq: int | None = None  # the first message the police may read
 
     def summary(self, now_ms: int) -> dict[str, object]:
         """The wire form staff see: state, timing, counsellor; no content."""
@@ -66,4 +72,6 @@ class Conversation:
             "accepted_at": self.accepted_at,
             "waiting_ms": (now_ms - waiting_since) if waiting_since is not None else None,
             "last_seq": self.last_seq,
+            "handover": self.handover.value,
+            "police_officer": self.police_officer,
         }

@@ -10,6 +10,7 @@ key, so that no client string can reach into another key space.
     {p}conv:{id}:e2e        hash   youth_key (Ed25519 public, raw), epoch (current number)
     {p}conv:{id}:wraps      hash   "{epoch}:{recipient fingerprint}" -> HPKE wrap of the epoch key
     {p}conv:{id}:who        set    staff who have held the conversation (their keys sign)
+    {p}conv:{id}:nonces     set    police consent nonces already used (replay guard)
     {p}queue                zset   queued conversation ids, scored by queued_at (ms)
     {p}live                 zset   not-yet-closed conversation ids, by created_at
     {p}held:{username}      set    conversations a counsellor holds
@@ -64,6 +65,9 @@ class Keys:
 
     def participants(self, conversation_id: str) -> str:
         return f"{self.prefix}conv:{_cid(conversation_id)}:who"
+
+    def nonces(self, conversation_id: str) -> str:
+        return f"{self.prefix}conv:{_cid(conversation_id)}:nonces"
 
     @property
     def signing_key(self) -> str:

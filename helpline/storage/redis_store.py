@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from helpline.domain.conversation import Conversation, State
+from helpline.domain.handover import Handover
 from helpline.domain.ids import ConversationId, Username
 from helpline.domain.messages import Appended, Envelope
 from helpline.domain.roles import Role
@@ -33,6 +34,18 @@ class BadEpoch(InvalidState):
     def __init__(self, current: int) -> None:
         super().__init__(f"The next key epoch is {current + 1}.")
         self.current = current
+
+
+class HandoverConflict(InvalidState):
+    """The police handover was not in a state the move allows; `current` says which."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__(f"Not possible while the police handover is {current}.")
+        self.current = current
+
+
+class ConsentReplay(Exception):
+    """A consent nonce was used before."""
 
 
 class StateConflict(InvalidState):
@@ -64,6 +77,8 @@ class RedisStore:
         self._create_staff = redis.register_script(scripts.CREATE_STAFF)
         self._set_epoch = redis.register_script(scripts.SET_EPOCH)
         self._append_audit = redis.register_script(scripts.APPEND_AUDIT)
+        self._handover = redis.register_script(scripts.HANDOVER)
+        self._share_history = redis.register_script(scripts.SHARE_HISTORY)
 
     # -- health -------------------------------------------------------------------
 
@@ -232,10 +247,15 @@ class RedisStore:
 
     async def set_epoch(
         self, conversation_id: ConversationId, allowed: Iterable[State], epoch: int,
-        youth_key: bytes | None, wraps: Sequence[tuple[str, bytes]],
+        youth_key: bytes | None, wraps: Sequence[tuple[str, bytes]], police_wrap: bool = False,
     ) -> None:
-        """Store the wraps of the next epoch key; `BadEpoch` unless epoch = current + 1."""
-        args: list[str | int | bytes] = [_csv(allowed), epoch, youth_key or b""]
+        """Store the wraps of the next epoch key; `BadEpoch` unless epoch = current + 1.
+
+        `police_wrap`: one wrap is for the police unit; refused (`HandoverConflict`)
+        unless the handover is consented or joined at this very moment.
+        """
+        args: list[str | int | bytes] = [_csv(allowed), epoch, youth_key or b"",
+                                         "1" if police_wrap else "0"]
         for recipient, wrap in wraps:
             args += [recipient, wrap]
         res = await self._run(
@@ -246,6 +266,8 @@ class RedisStore:
         )
         if res[0] == b"bad_epoch":
             raise BadEpoch(int(res[1]))
+        if res[0] == b"no_consent":
+            raise HandoverConflict(res[1].decode())
         _check(res)
 
     async def get_conversation_keys(
@@ -262,6 +284,52 @@ class RedisStore:
             out.append((int(epoch_s), recipient, bytes(wrap)))
         out.sort()
         return e2e.get(b"youth_key"), int(e2e.get(b"epoch", 0)), out
+
+    async def change_handover(
+        self, conversation_id: ConversationId, *, states: Iterable[State] | None,
+        handovers: Iterable[str], fields: dict[str, str | int],
+        check: tuple[str, str] | None = None, nonce: str | None = None,
+        participant: str | None = None,
+    ) -> str:
+        """Move the police handover atomically; returns the handover state it left.
+
+        Raises NotFound, StateConflict (conversation state), HandoverConflict
+        (handover state) or ConsentReplay (nonce seen before).
+        """
+        args: list[str | int] = [
+            _csv(states) if states is not None else "", ",".join(handovers),
+            check[0] if check else "", check[1] if check else "", nonce or "",
+            participant or ""]
+        for k, v in fields.items():
+            args += [k, v]
+        res = await self._run(
+            self._handover,
+            [self.keys.conv(conversation_id), self.keys.nonces(conversation_id),
+             self.keys.participants(conversation_id)], args)
+        if res[0] == b"bad_handover":
+            raise HandoverConflict(res[1].decode())
+        if res[0] == b"replay":
+            raise ConsentReplay()
+        _check(res)
+        return res[1].decode()
+
+    async def share_history_wraps(
+        self, conversation_id: ConversationId, wraps: Sequence[tuple[int, str, bytes]]
+    ) -> None:
+        args: list[str | bytes] = []
+        for epoch, recipient, wrap in wraps:
+            args += [f"{epoch}:{recipient}", wrap]
+        res = await self._run(
+            self._share_history,
+            [self.keys.conv(conversation_id), self.keys.wraps(conversation_id)], args)
+        if res[0] == b"no_consent":
+            raise HandoverConflict(res[1].decode())
+        _check(res)
+
+    async def list_conversations_with_handover(self, state: str) -> list[Conversation]:
+        """Live conversations whose handover is in `state` (police see only these)."""
+        live = await self.get_conversations(await self.list_live())
+        return [c for c in live if c.handover.value == state]
 
     # -- organisation keys (public statements) and staff devices --------------------
 
@@ -482,7 +550,7 @@ def _csv(states: Iterable[State]) -> str:
 
 def _int(raw: dict[bytes, bytes], key: bytes) -> int | None:
     value = raw.get(key)
-    return int(value) if value is not None else None
+    return int(value) if value else None
 
 
 def _str(raw: dict[bytes, bytes], key: bytes) -> str | None:
@@ -492,6 +560,7 @@ def _str(raw: dict[bytes, bytes], key: bytes) -> str | None:
 
 def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation:
     counsellor = _str(raw, b"counsellor")
+    officer = _str(raw, b"police_officer")
     return Conversation(
         id=ConversationId(conversation_id),
         state=State(raw[b"state"].decode()),
@@ -504,6 +573,11 @@ def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation
         ended_at=_int(raw, b"ended_at"),
         ended_by=_str(raw, b"ended_by"),
         closed_at=_int(raw, b"closed_at"),
+        handover=Handover(_str(raw, b"handover") or "none"),
+        police_officer=Username(officer) if officer else None,
+        police_share_history=raw.get(b"police_share") == b"1",
+        police_epoch=_int(raw, b"police_epoch"),
+        police_from_seq=_int(raw, b"police_from_seq"),
     )
 
 

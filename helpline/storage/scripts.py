@@ -123,15 +123,25 @@ return 1
 
 # Start the next key epoch of a conversation: the young person's client sends the
 # wraps of a fresh epoch key; epochs only move forward by one, and the young person's
-# signing key is set once, with epoch 1.
+# signing key is set once, with epoch 1. With a police wrap (ARGV[4] = '1') the
+# handover must still be consented or joined, and the first such epoch is recorded
+# with the seq police may read from.
 # KEYS: conv, e2e, wraps
 # ARGV: allowed states (comma list), epoch, youth signing key ("" after epoch 1),
-#       then recipient fingerprint / wrap pairs
+#       police wrap ('1' or '0'), then recipient fingerprint / wrap pairs
 SET_EPOCH = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if not string.find(',' .. ARGV[1] .. ',', ',' .. state .. ',', 1, true) then
   return {'invalid_state', state}
+end
+if ARGV[4] == '1' then
+  local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
+  if h ~= 'consented' and h ~= 'joined' then return {'no_consent', h} end
+  if (redis.call('HGET', KEYS[1], 'police_epoch') or '') == '' then
+    local from = tonumber(redis.call('HGET', KEYS[1], 'last_seq') or '0') + 1
+    redis.call('HSET', KEYS[1], 'police_epoch', ARGV[2], 'police_from_seq', from)
+  end
 end
 local current = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
 local epoch = tonumber(ARGV[2])
@@ -141,7 +151,7 @@ if epoch == 1 then
   redis.call('HSET', KEYS[2], 'youth_key', ARGV[3])
 end
 redis.call('HSET', KEYS[2], 'epoch', epoch)
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   redis.call('HSET', KEYS[3], epoch .. ':' .. ARGV[i], ARGV[i + 1])
 end
 return {'ok'}
@@ -155,4 +165,47 @@ if head ~= ARGV[1] then return 0 end
 redis.call('RPUSH', KEYS[1], ARGV[3])
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
+"""
+
+# A guarded change of the police handover: applies only if the conversation and the
+# handover are in the expected states (and a field has an expected value), records a
+# consent nonce once, and may add a participant.
+# KEYS: conv, nonces, participants
+# ARGV: conversation states (comma list, '' = any), handover states (comma list),
+#       check field ('' = none), its expected value, nonce ('' = none),
+#       participant to add ('' = none), then field/value pairs to set
+HANDOVER = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if ARGV[1] ~= '' and not string.find(',' .. ARGV[1] .. ',', ',' .. state .. ',', 1, true) then
+  return {'invalid_state', state}
+end
+local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
+if not string.find(',' .. ARGV[2] .. ',', ',' .. h .. ',', 1, true) then
+  return {'bad_handover', h}
+end
+if ARGV[3] ~= '' and (redis.call('HGET', KEYS[1], ARGV[3]) or '') ~= ARGV[4] then
+  return {'not_found'}
+end
+if ARGV[5] ~= '' then
+  if redis.call('SISMEMBER', KEYS[2], ARGV[5]) == 1 then return {'replay'} end
+  redis.call('SADD', KEYS[2], ARGV[5])
+end
+if ARGV[6] ~= '' then redis.call('SADD', KEYS[3], ARGV[6]) end
+for i = 7, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return {'ok', h}
+"""
+
+# Add wraps of earlier epochs for the police, if the consent shares history.
+# KEYS: conv, wraps; ARGV: then "epoch:recipient" / wrap pairs
+SHARE_HISTORY = """
+local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
+if h ~= 'consented' and h ~= 'joined' then return {'no_consent', h} end
+if redis.call('HGET', KEYS[1], 'police_share') ~= '1' then return {'no_consent', h} end
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+end
+return {'ok'}
 """
