@@ -24,6 +24,7 @@ from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
 from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationPolicy, ConversationService
+from helpline.services.handover import HandoverService
 from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
 from helpline.storage.fanout import BoundedRedisManager
@@ -84,12 +85,13 @@ def create_app(settings: Settings) -> web.Application:
     ), audit)
     app[AUDIT] = audit
     keys = KeyService(store, notifier)
+    handover = HandoverService(store, notifier, clock, audit)
     app[ACCOUNTS] = accounts
     app[CONVERSATIONS] = conversations
-    sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys,
+    sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys, handover,
                                           settings.max_body_bytes))
     sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations, keys,
-                                          settings.max_body_bytes))
+                                          handover, settings.max_body_bytes))
     add_routes(app)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_control_listener_ctx)

@@ -66,11 +66,26 @@ class Items:
     required: bool = True
 
 
-Field = Str | Int | Bool | Bytes | Items
+@dataclass(frozen=True)
+class Obj:
+    """A nested object, checked against `spec`."""
+
+    spec: Mapping[str, Field]
+    required: bool = True
+
+
+Field = Str | Int | Bool | Bytes | Items | Obj
 Spec = Mapping[str, Field]
 NO_FIELDS: Spec = {}
 KEY = Bytes(32, min_len=32)  # a raw X25519 or Ed25519 public key
 WRAPS = Items({"recipient": Str(FINGERPRINT, 64), "wrap": Bytes(256)}, max_items=8)
+B64URL = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+OFFER_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
+CONSENT = Obj({"police_fingerprint": Str(FINGERPRINT, 64), "share_history": Bool(),
+               "expires_at": Int(), "nonce": Str(B64URL, 100), "signature": Str(B64URL, 100)},
+              required=False)
+HISTORY_WRAPS = Items({"epoch": Int(1, 2**32 - 1), "recipient": Str(FINGERPRINT, 64),
+                       "wrap": Bytes(256)}, max_items=1000)
 
 
 def parse(payload: object, spec: Spec) -> dict[str, Any]:
@@ -105,6 +120,8 @@ def _check(name: str, value: object, field: Field) -> object:
                 f"The field {name!r} must be from {field.minimum} to {field.maximum}."
             )
         return value
+    if isinstance(field, Obj):
+        return parse(value, field.spec)
     if isinstance(field, Items):
         if not isinstance(value, list):
             raise InvalidPayload(f"The field {name!r} must be a list.")

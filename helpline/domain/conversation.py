@@ -58,6 +58,7 @@ class Conversation:
     police_share_history: bool = False
     police_epoch: int | None = None  # the first epoch wrapped for the police
     police_from_seq: int | None = None  # the first message the police may read
+    police_expires: int | None = None  # consent expiry, Unix seconds
 
     def summary(self, now_ms: int) -> dict[str, object]:
         """The wire form staff see: state, timing, counsellor; no content."""

@@ -15,6 +15,7 @@ from typing import Any
 from helpline.domain.access import Action, Actor, StaffActor, YouthActor, check_access
 from helpline.domain.audit import AuditAction
 from helpline.domain.conversation import CHAT_OPEN, Conversation, State
+from helpline.domain.handover import Handover
 from helpline.domain.ids import (
     ConversationId,
     Username,
@@ -107,11 +108,12 @@ class ConversationService:
     async def youth_online(self, conversation_id: ConversationId, online: bool) -> None:
         """Tell the counsellor whether the young person is connected right now."""
         conv = await self.store.get_conversation(conversation_id)
-        if conv is not None and conv.counsellor and conv.state is State.ACTIVE:
-            await self.notifier.to_staff(
-                conv.counsellor, "presence",
-                {"conversation_id": conversation_id, "role": "youth", "online": online},
-            )
+        if conv is not None and conv.state is State.ACTIVE:
+            for username in staff_readers(conv):
+                await self.notifier.to_staff(
+                    username, "presence",
+                    {"conversation_id": conversation_id, "role": "youth", "online": online},
+                )
 
     # -- both sides -----------------------------------------------------------------
 
@@ -123,12 +125,9 @@ class ConversationService:
         conv = await self.store.get_conversation(conversation_id)
         check_access(actor, conv, Action.SEND)
         assert conv is not None
-        if isinstance(actor, YouthActor):
-            allowed, holder, role = CHAT_OPEN, None, SenderRole.YOUTH
-        else:
-            allowed, holder, role = ACTIVE_ONLY, actor.username, SenderRole.COUNSELLOR
+        allowed, check, role = _sender(actor)
         appended = await self.store.append_message(
-            conversation_id, allowed, holder, role.value, self.clock.now_ms(), body,
+            conversation_id, allowed, check, role.value, self.clock.now_ms(), body,
             client_msg_id,
         )
         if not appended.duplicate:
@@ -142,7 +141,7 @@ class ConversationService:
         conv = await self.store.get_conversation(conversation_id)
         check_access(actor, conv, Action.SEND)
         assert conv is not None
-        role = SenderRole.YOUTH if isinstance(actor, YouthActor) else SenderRole.COUNSELLOR
+        role = _sender(actor)[2]
         data = {"conversation_id": conversation_id, "role": role.value, "typing": typing}
         await self._deliver(conv, "typing", data, origin)
 
@@ -154,6 +153,11 @@ class ConversationService:
         check_access(actor, conv, Action.READ)
         assert conv is not None
         page = min(limit or self.policy.history_page_size, self.policy.history_page_size)
+        if isinstance(actor, StaffActor) and actor.role is Role.POLICE \
+                and not conv.police_share_history:
+            # Without shared history an officer sees nothing from before the handover,
+            # not even the ciphertext.
+            after_seq = max(after_seq, (conv.police_from_seq or conv.last_seq + 1) - 1)
         messages = await self.store.read_messages(conversation_id, after_seq, page)
         last = messages[-1].seq if messages else after_seq
         return History(messages, conv.last_seq, more=last < conv.last_seq)
@@ -283,16 +287,16 @@ class ConversationService:
         self, conv: Conversation, event: str, data: dict[str, Any], origin: str | None
     ) -> None:
         await self.notifier.to_youth(conv.id, event, data, skip=origin)
-        if conv.counsellor:
-            await self.notifier.to_staff(conv.counsellor, event, data, skip=origin)
+        for username in staff_readers(conv):
+            await self.notifier.to_staff(username, event, data, skip=origin)
 
     async def _announce_state(self, conv: Conversation) -> None:
         # The young person is told that a counsellor joined, never who.
         await self.notifier.to_youth(conv.id, "state", {
             "conversation_id": conv.id, "state": conv.state.value, "ended_by": conv.ended_by,
         })
-        if conv.counsellor:
-            await self.notifier.to_staff(conv.counsellor, "state", {
+        for username in staff_readers(conv):
+            await self.notifier.to_staff(username, "state", {
                 "conversation_id": conv.id, "state": conv.state.value,
                 "ended_by": conv.ended_by, "counsellor": conv.counsellor,
             })
@@ -335,5 +339,18 @@ class ConversationService:
         return conv
 
 
-def staff_actor(username: Username, role: Role) -> StaffActor:
-    return StaffActor(username=username, role=role)
+def staff_readers(conv: Conversation) -> list[Username]:
+    """Staff who receive the conversation's live events: holder and joined officer."""
+    out = [conv.counsellor] if conv.counsellor else []
+    if conv.handover is Handover.JOINED and conv.police_officer:
+        out.append(conv.police_officer)
+    return out
+
+
+def _sender(actor: Actor) -> tuple[frozenset[State], tuple[str, str] | None, SenderRole]:
+    """(states that allow sending, the field that must still name the sender, role)."""
+    if isinstance(actor, YouthActor):
+        return CHAT_OPEN, None, SenderRole.YOUTH
+    if actor.role is Role.POLICE:
+        return ACTIVE_ONLY, ("police_officer", actor.username), SenderRole.POLICE
+    return ACTIVE_ONLY, ("counsellor", actor.username), SenderRole.COUNSELLOR

@@ -18,10 +18,13 @@ from helpline.crypto.keys import EncryptionPublicKey, SigningPublicKey
 from helpline.crypto.statements import key_statement_from_json
 from helpline.domain.access import Action, StaffActor, YouthActor, check_access
 from helpline.domain.conversation import CHAT_OPEN
+from helpline.domain.handover import POLICE_MAY_BE_WRAPPED
 from helpline.domain.ids import ConversationId
-from helpline.errors import InvalidPayload
+from helpline.domain.roles import Role
+from helpline.errors import Forbidden, InvalidPayload
+from helpline.services.conversations import staff_readers
 from helpline.services.ports import Notifier
-from helpline.storage.redis_store import RedisStore
+from helpline.storage.redis_store import HandoverConflict, RedisStore
 
 MAX_WRAPS_PER_EPOCH = 8
 
@@ -95,14 +98,44 @@ class KeyService:
                 SigningPublicKey(youth_key)
             except CryptoError:
                 raise InvalidPayload("signing_key must be an Ed25519 public key.") from None
-        known = await self._recipient_fingerprints()
+        team = await self._team_fingerprints()
+        police = await self._police_fingerprint()
+        police_wrap = False
         for recipient, _ in wraps:
-            if recipient not in known:
+            if recipient == police and police is not None:
+                # Only after a signed consent; storage re-checks it atomically.
+                if conv.handover not in POLICE_MAY_BE_WRAPPED:
+                    raise Forbidden("The police may be added only after your consent.")
+                police_wrap = True
+            elif recipient not in team:
                 raise InvalidPayload("A wrap names a key that is not a published key.")
-        await self.store.set_epoch(conversation_id, CHAT_OPEN, epoch, youth_key, wraps)
-        if conv.counsellor and self.notifier is not None:
-            await self.notifier.to_staff(conv.counsellor, "epoch",
-                                         {"conversation_id": conversation_id, "epoch": epoch})
+        try:
+            await self.store.set_epoch(conversation_id, CHAT_OPEN, epoch, youth_key, wraps,
+                                       police_wrap=police_wrap)
+        except HandoverConflict:
+            raise Forbidden("The police may be added only after your consent.") from None
+        if self.notifier is not None:
+            for username in staff_readers(conv):
+                await self.notifier.to_staff(username, "epoch",
+                                             {"conversation_id": conversation_id,
+                                              "epoch": epoch})
+
+    async def share_history(self, actor: YouthActor, conversation_id: ConversationId,
+                            wraps: list[tuple[int, str, bytes]]) -> None:
+        """Wraps of earlier epoch keys for the police, if the consent shares history."""
+        conv = await self.store.get_conversation(conversation_id)
+        check_access(actor, conv, Action.READ)
+        assert conv is not None
+        police = await self._police_fingerprint()
+        if not conv.police_share_history or conv.police_epoch is None or police is None:
+            raise Forbidden("Your consent does not share earlier messages.")
+        for epoch, recipient, _ in wraps:
+            if recipient != police or not 1 <= epoch < conv.police_epoch:
+                raise InvalidPayload("History wraps are for the police key and earlier epochs.")
+        try:
+            await self.store.share_history_wraps(conversation_id, wraps)
+        except HandoverConflict:
+            raise Forbidden("Your consent does not share earlier messages.") from None
 
     async def conversation_keys(
         self, actor: YouthActor | StaffActor, conversation_id: ConversationId
@@ -110,7 +143,12 @@ class KeyService:
         """The wraps, the young person's signing key and the staff statements of a chat."""
         conv = await self.store.get_conversation(conversation_id)
         check_access(actor, conv, Action.READ)
-        return await self.keys_of_conversation(conversation_id)
+        keys = await self.keys_of_conversation(conversation_id)
+        if isinstance(actor, StaffActor) and actor.role is Role.POLICE:
+            # An officer is shown only what was wrapped for the police unit.
+            police = await self._police_fingerprint()
+            keys["wraps"] = [w for w in keys["wraps"] if w["recipient"] == police]
+        return keys
 
     async def keys_of_conversation(self, conversation_id: ConversationId) -> dict[str, Any]:
         youth_key, epoch, wraps = await self.store.get_conversation_keys(conversation_id)
@@ -126,15 +164,17 @@ class KeyService:
             "staff": staff,
         }
 
-    async def _recipient_fingerprints(self) -> set[str]:
-        # Team keys only: wrapping for the police unit needs the young person's
-        # consent, which the handover work adds.
-        texts = list((await self.store.get_team_statements()).values())
+    async def _team_fingerprints(self) -> set[str]:
         out = set()
-        for text in texts:
+        for text in (await self.store.get_team_statements()).values():
             try:
                 out.add(key_statement_from_json(text).statement.public_key.fingerprint)
             except CryptoError:
                 continue
         return out
 
+    async def _police_fingerprint(self) -> str | None:
+        text = await self.store.get_police_statement()
+        if text is None:
+            return None
+        return key_statement_from_json(text).statement.public_key.fingerprint

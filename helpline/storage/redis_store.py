@@ -201,19 +201,22 @@ class RedisStore:
 
     async def append_message(
         self, conversation_id: ConversationId, allowed: Iterable[State],
-        required_counsellor: str | None, sender_role: str, now_ms: int, body: bytes,
+        sender_check: tuple[str, str] | None, sender_role: str, now_ms: int, body: bytes,
         client_msg_id: str | None,
     ) -> Appended:
         """Append an envelope with the next gap-free seq, if the state still allows it.
 
-        A resend with a `client_msg_id` already stored returns the original envelope
+        `sender_check` is (conversation field, name) that must still match at this
+        moment: ("counsellor", name) or ("police_officer", name); None for the young
+        person. A resend with a `client_msg_id` already stored returns the original envelope
         (`duplicate=True`), so a client that lost an ack can resend without doubling.
         """
         res = await self._run(
             self._append,
             [self.keys.conv(conversation_id), self.keys.msgs(conversation_id),
              self.keys.dedup(conversation_id)],
-            [_csv(allowed), required_counsellor or "", sender_role, now_ms, body,
+            [_csv(allowed), sender_check[0] if sender_check else "",
+             sender_check[1] if sender_check else "", sender_role, now_ms, body,
              client_msg_id or "", DEDUP_TTL_SECONDS],
         )
         _check(res)
@@ -578,6 +581,7 @@ def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation
         police_share_history=raw.get(b"police_share") == b"1",
         police_epoch=_int(raw, b"police_epoch"),
         police_from_seq=_int(raw, b"police_from_seq"),
+        police_expires=_int(raw, b"police_expires"),
     )
 
 

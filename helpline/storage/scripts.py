@@ -7,26 +7,27 @@ the store turns it into a domain result.
 """
 
 # KEYS: conv, msgs, dedup
-# ARGV: allowed states (comma list), required counsellor ("" = any), sender role,
-#       now ms, body, client_msg_id ("" = none), dedup ttl seconds
+# ARGV: allowed states (comma list), field that must name the sender ("" = none:
+#       the young person), the sender's name, sender role, now ms, body,
+#       client_msg_id ("" = none), dedup ttl seconds
 APPEND_MESSAGE = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if not string.find(',' .. ARGV[1] .. ',', ',' .. state .. ',', 1, true) then
   return {'invalid_state', state}
 end
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[2] then
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[3] then
   return {'not_found'}
 end
-if ARGV[6] ~= '' then
-  local seen = redis.call('HGET', KEYS[3], ARGV[6])
+if ARGV[7] ~= '' then
+  local seen = redis.call('HGET', KEYS[3], ARGV[7])
   if seen then return {'duplicate', seen} end
 end
-local seq = redis.call('RPUSH', KEYS[2], ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+local seq = redis.call('RPUSH', KEYS[2], ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[6])
 redis.call('HSET', KEYS[1], 'last_seq', seq)
-if ARGV[6] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[6], seq)
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+if ARGV[7] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[7], seq)
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[8]))
 end
 return {'ok', tostring(seq)}
 """

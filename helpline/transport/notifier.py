@@ -6,6 +6,7 @@ with in-process and Redis fan-out):
     /staff  staff:{username}          every connection of one staff member
     /staff  queue                     counsellors and supervisors (live queue)
     /staff  overview                  supervisors and admins (live overview)
+    /staff  police                    police officers (handover requests changed)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
 
 QUEUE_ROOM = "queue"
 OVERVIEW_ROOM = "overview"
+POLICE_ROOM = "police"
 
 
 def youth_room(conversation_id: str) -> str:
@@ -51,6 +53,9 @@ class SocketNotifier:
 
     async def to_overview_watchers(self, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, room=OVERVIEW_ROOM, namespace=STAFF_NAMESPACE)
+
+    async def to_police(self, event: str, data: dict[str, Any]) -> None:
+        await self.sio.emit(event, data, room=POLICE_ROOM, namespace=STAFF_NAMESPACE)
 
     async def disconnect_local_staff(self, username: str) -> int:
         """Drop this process's connections of one staff member; returns how many."""

@@ -32,9 +32,10 @@ from helpline.protocol import (
 )
 from helpline.services.accounts import AccountService
 from helpline.services.conversations import ConversationService
+from helpline.services.handover import HandoverService
 from helpline.services.keys import KeyService
 from helpline.transport.base import HelplineNamespace
-from helpline.transport.notifier import OVERVIEW_ROOM, QUEUE_ROOM, staff_room
+from helpline.transport.notifier import OVERVIEW_ROOM, POLICE_ROOM, QUEUE_ROOM, staff_room
 
 CID = Str(CONVERSATION_ID, 22)
 
@@ -42,12 +43,13 @@ CID = Str(CONVERSATION_ID, 22)
 class StaffNamespace(HelplineNamespace):
     def __init__(
         self, namespace: str, accounts: AccountService, service: ConversationService,
-        keys: KeyService, max_body: int,
+        keys: KeyService, handover: HandoverService, max_body: int,
     ) -> None:
         super().__init__(namespace)
         self.accounts = accounts
         self.service = service
         self.keys = keys
+        self.handover = handover
         self.device_spec: Spec = {"encryption_key": KEY, "signing_key": KEY}
         self.conv_spec: Spec = {"conversation_id": CID}
         self.send_spec: Spec = {"conversation_id": CID, "body": Bytes(max_body),
@@ -72,6 +74,8 @@ class StaffNamespace(HelplineNamespace):
             await self.enter_room(sid, QUEUE_ROOM)
         if session.role in OVERVIEW_ROLES:
             await self.enter_room(sid, OVERVIEW_ROOM)
+        if session.role is Role.POLICE:
+            await self.enter_room(sid, POLICE_ROOM)
 
     async def on_whoami(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
@@ -143,6 +147,26 @@ class StaffNamespace(HelplineNamespace):
         args = parse(payload, self.conv_spec)
         return await self.keys.conversation_keys(await self._actor(sid),
                                                  args["conversation_id"])
+
+    async def on_handover_offer(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        return await self.handover.offer(await self._actor(sid), args["conversation_id"])
+
+    async def on_handover_end(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        return await self.handover.end(await self._actor(sid), args["conversation_id"])
+
+    async def on_handover_requests(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        return {"requests": await self.handover.requests(await self._actor(sid))}
+
+    async def on_police_join(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        return await self.handover.join(await self._actor(sid), args["conversation_id"])
+
+    async def on_police_leave(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        return await self.handover.leave(await self._actor(sid), args["conversation_id"])
 
     async def _actor(self, sid: str) -> StaffActor:
         session: Session | None = (await self.get_session(sid)).get("session")

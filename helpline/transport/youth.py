@@ -14,8 +14,11 @@ from helpline.domain.ids import ConversationId
 from helpline.errors import AlreadyOpen, NoConversation
 from helpline.protocol import (
     CLIENT_MSG_ID,
+    CONSENT,
+    HISTORY_WRAPS,
     LANGUAGE,
     NO_FIELDS,
+    OFFER_ID,
     TOKEN,
     WRAPS,
     Bool,
@@ -26,6 +29,7 @@ from helpline.protocol import (
     parse,
 )
 from helpline.services.conversations import ConversationService
+from helpline.services.handover import HandoverService
 from helpline.services.keys import KeyService
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import youth_room
@@ -33,10 +37,14 @@ from helpline.transport.notifier import youth_room
 
 class YouthNamespace(HelplineNamespace):
     def __init__(self, namespace: str, service: ConversationService, keys: KeyService,
-                 max_body: int) -> None:
+                 handover: HandoverService, max_body: int) -> None:
         super().__init__(namespace)
         self.service = service
         self.keys = keys
+        self.handover = handover
+        self.answer_spec: Spec = {"offer_id": Str(OFFER_ID, 40), "accept": Bool(),
+                                  "consent": CONSENT}
+        self.history_wraps_spec: Spec = {"wraps": HISTORY_WRAPS}
         self.epoch_spec: Spec = {"epoch": Int(1, 2**32 - 1), "signing_key": Bytes(
             32, required=False, min_len=32), "wraps": WRAPS}
         self.open_spec: Spec = {"language": Str(LANGUAGE, 16, required=False)}
@@ -130,6 +138,24 @@ class YouthNamespace(HelplineNamespace):
         parse(payload, NO_FIELDS)
         cid = await self._conversation(sid)
         return await self.keys.conversation_keys(YouthActor(cid), cid)
+
+    async def on_handover_answer(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.answer_spec)
+        cid = await self._conversation(sid)
+        return await self.handover.answer(YouthActor(cid), cid, args["offer_id"],
+                                          args["accept"], args.get("consent"))
+
+    async def on_handover_withdraw(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        cid = await self._conversation(sid)
+        return await self.handover.withdraw(YouthActor(cid), cid)
+
+    async def on_share_history(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.history_wraps_spec)
+        cid = await self._conversation(sid)
+        wraps = [(w["epoch"], w["recipient"], w["wrap"]) for w in args["wraps"]]
+        await self.keys.share_history(YouthActor(cid), cid, wraps)
+        return {"shared": len(wraps)}
 
     async def _conversation(self, sid: str) -> ConversationId:
         cid = (await self.get_session(sid)).get("conversation_id")
