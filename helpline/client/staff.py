@@ -85,7 +85,8 @@ class StaffClient(BaseClient):
             payload["client_msg_id"] = client_msg_id
         result = await self.call("send", payload)
         self._take_envelope({"conversation_id": conversation_id, "seq": result["seq"],
-                             "sender_role": "counsellor", "sent_at": result["sent_at"],
+                             "sender_role": "police" if self._role == "police" else
+                             "counsellor", "sent_at": result["sent_at"],
                              "body": body})
         return result
 
@@ -157,6 +158,25 @@ class StaffClient(BaseClient):
             await crypto.read(self.messages(conversation_id))  # count our own message
             return result
 
+    # -- police handover ----------------------------------------------------------------
+
+    async def offer_handover(self, conversation_id: str) -> dict[str, Any]:
+        return await self.call("handover_offer", {"conversation_id": conversation_id})
+
+    async def end_handover(self, conversation_id: str) -> dict[str, Any]:
+        return await self.call("handover_end", {"conversation_id": conversation_id})
+
+    async def handover_requests(self) -> list[dict[str, Any]]:
+        return list((await self.call("handover_requests"))["requests"])
+
+    async def police_join(self, conversation_id: str) -> dict[str, Any]:
+        result = await self.call("police_join", {"conversation_id": conversation_id})
+        await self._fill_gap(conversation_id)
+        return result
+
+    async def police_leave(self, conversation_id: str) -> dict[str, Any]:
+        return await self.call("police_leave", {"conversation_id": conversation_id})
+
     def _crypto_for(self, conversation_id: str) -> ConversationCrypto:
         if conversation_id not in self._crypto:
             ring = self._keyring()
@@ -195,6 +215,9 @@ class StaffClient(BaseClient):
         transcript = self.transcript(conversation_id)
         while True:
             page = await self.history(conversation_id, transcript.last_seq)
+            if not transcript.messages and page.get("first_seq", 1) > transcript.last_seq + 1:
+                # An officer's view starts at the handover: nothing before it exists here.
+                transcript.start_after = page["first_seq"] - 1
             for envelope in page["messages"]:
                 transcript.add(envelope)
             if not page["more"]:

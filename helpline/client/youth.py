@@ -7,7 +7,15 @@ from typing import Any
 
 from helpline.client.connection import BaseClient, ClientError
 from helpline.client.e2e import ConversationCrypto
+from helpline.crypto.consent import sign_consent
 from helpline.crypto.keyring import Decrypted, YouthKeyring
+from helpline.crypto.keys import EncryptionPublicKey
+from helpline.crypto.statements import (
+    StatementKind,
+    key_statement_from_dict,
+    verify_key_statement,
+)
+from helpline.crypto.wrap import wrap_conversation_key
 from helpline.protocol import YOUTH_NAMESPACE
 
 
@@ -23,6 +31,13 @@ class YouthClient(BaseClient):
         super().__init__(url, **kwargs)
         self.keyring = YouthKeyring(pinned_fingerprint) if pinned_fingerprint else None
         self._crypto: ConversationCrypto | None = None
+        self._team: EncryptionPublicKey | None = None
+        self._police: EncryptionPublicKey | None = None
+        # Who can read the current epoch: what this client itself wrapped the key for.
+        self.readers: list[str] = []
+        self.offer: dict[str, Any] | None = None
+        self.sio.on("handover_offer", self._on_offer, namespace=self.namespace)
+        self.sio.on("handover", self._on_handover, namespace=self.namespace)
         self.conversation_id: str | None = None
         self.resume_token: str | None = None
         self.state: str | None = None
@@ -45,9 +60,11 @@ class YouthClient(BaseClient):
         self.state = result["state"]
         self.transcript(cid)
         if self.keyring is not None and team is not None:
+            self._team = team
             wraps = self.keyring.new_epoch(cid, [team])
             await self.call("epoch", {"epoch": self.keyring.epoch, "wraps": wraps,
                                       "signing_key": self.keyring.signing.public.raw})
+            self.readers = ["helpline team"]
             self._crypto = ConversationCrypto(
                 cid, lambda: self.call("conversation_keys"),
                 lambda keys: self._keyring().reader(cid, keys))
@@ -62,6 +79,67 @@ class YouthClient(BaseClient):
         if self._crypto is None:
             raise ClientError("no_keys", "this client has no conversation keys")
         return await self._crypto.read(self.messages)
+
+    # -- police handover ----------------------------------------------------------------
+
+    async def answer_handover(self, accept: bool, share_history: bool = False,
+                              valid_seconds: int = 3600) -> dict[str, Any]:
+        """Say no, or yes with a signed consent and a new epoch the police can read.
+
+        The police key must carry a statement signed by the pinned organisation key;
+        with `share_history` the earlier epoch keys are wrapped for the police too.
+        """
+        if self.offer is None or self.conversation_id is None:
+            raise ClientError("no_offer", "there is no handover offer to answer")
+        offer_id = self.offer["offer_id"]
+        if not accept:
+            return await self.call("handover_answer", {"offer_id": offer_id, "accept": False})
+        ring, cid = self._keyring(), self.conversation_id
+        police = verify_key_statement(
+            key_statement_from_dict(self.offer["police"]),
+            pinned_fingerprint=ring.pinned_fingerprint, kind=StatementKind.POLICE_KEY,
+            at=int(time.time())).public_key
+        consent = sign_consent(cid, police.fingerprint, share_history,
+                               int(time.time()) + valid_seconds, ring.signing)
+        result = await self.call("handover_answer", {
+            "offer_id": offer_id, "accept": True, "consent": consent.to_wire()})
+        self._police = police
+        earlier = dict(ring.epoch_keys)
+        await self._new_epoch(with_police=True)
+        if share_history:
+            await self.call("share_history", {"wraps": [
+                {"epoch": epoch, "recipient": police.fingerprint,
+                 "wrap": wrap_conversation_key(key, police, conversation_id=cid, epoch=epoch)}
+                for epoch, key in sorted(earlier.items())]})
+        return result
+
+    async def withdraw_handover(self) -> dict[str, Any]:
+        """Take the yes back: the officer leaves at once; a new epoch shuts them out."""
+        result = await self.call("handover_withdraw")
+        await self._new_epoch(with_police=False)
+        return result
+
+    async def _new_epoch(self, with_police: bool) -> None:
+        ring, cid = self._keyring(), self.conversation_id
+        if self._team is None or cid is None:
+            raise ClientError("no_keys", "no verified team key")
+        recipients = [self._team] + ([self._police] if with_police and self._police else [])
+        wraps = ring.new_epoch(cid, recipients)
+        await self.call("epoch", {"epoch": ring.epoch, "wraps": wraps})
+        self.readers = ["helpline team"] + (["police unit"] if len(recipients) > 1 else [])
+        if self._crypto is not None:
+            self._crypto.reader = None  # read on with the new epoch's key
+
+    async def _on_offer(self, data: dict[str, Any]) -> None:
+        self.offer = data
+        await self._record("handover_offer", data)
+
+    async def _on_handover(self, data: dict[str, Any]) -> None:
+        # The police part ended elsewhere (officer left, counsellor ended it): stop
+        # wrapping for them from the next message on.
+        if data.get("handover") in ("left", "ended") and "police unit" in self.readers:
+            self._spawn(self._new_epoch(with_police=False))
+        await self._record("handover", data)
 
     def _keyring(self) -> YouthKeyring:
         if self.keyring is None:

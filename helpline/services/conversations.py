@@ -59,6 +59,7 @@ class History:
     messages: list[Envelope]
     last_seq: int
     more: bool
+    first_seq: int = 1  # the first seq this reader may see (later for police)
 
 
 class ConversationService:
@@ -153,14 +154,16 @@ class ConversationService:
         check_access(actor, conv, Action.READ)
         assert conv is not None
         page = min(limit or self.policy.history_page_size, self.policy.history_page_size)
+        first = 1
         if isinstance(actor, StaffActor) and actor.role is Role.POLICE \
                 and not conv.police_share_history:
             # Without shared history an officer sees nothing from before the handover,
             # not even the ciphertext.
-            after_seq = max(after_seq, (conv.police_from_seq or conv.last_seq + 1) - 1)
+            first = conv.police_from_seq or conv.last_seq + 1
+            after_seq = max(after_seq, first - 1)
         messages = await self.store.read_messages(conversation_id, after_seq, page)
         last = messages[-1].seq if messages else after_seq
-        return History(messages, conv.last_seq, more=last < conv.last_seq)
+        return History(messages, conv.last_seq, more=last < conv.last_seq, first_seq=first)
 
     async def end(self, actor: Actor, conversation_id: ConversationId) -> State:
         """End the chat. Unanswered: closed at once. Answered: ended, awaiting wrap-up."""

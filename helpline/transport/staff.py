@@ -115,7 +115,8 @@ class StaffNamespace(HelplineNamespace):
         history = await self.service.history(await self._actor(sid), args["conversation_id"],
                                              args["after_seq"], args.get("limit"))
         return {"messages": [m.to_wire() for m in history.messages],
-                "last_seq": history.last_seq, "more": history.more}
+                "last_seq": history.last_seq, "more": history.more,
+                "first_seq": history.first_seq}
 
     async def on_end(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.conv_spec)

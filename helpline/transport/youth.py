@@ -114,7 +114,8 @@ class YouthNamespace(HelplineNamespace):
         history = await self.service.history(YouthActor(cid), cid, args["after_seq"],
                                              args.get("limit"))
         return {"messages": [m.to_wire() for m in history.messages],
-                "last_seq": history.last_seq, "more": history.more}
+                "last_seq": history.last_seq, "more": history.more,
+                "first_seq": history.first_seq}
 
     async def on_end(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
