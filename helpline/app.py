@@ -50,7 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     store = RedisStore(redis, settings.key_prefix)
     app[STORE] = store
 
-    allowed = frozenset(settings.allowed_origins)
+    allowed = frozenset(settings.origins)
     manager = None
     if settings.fanout == "redis":
         manager = BoundedRedisManager(settings.redis_url, store.keys.socketio_channel,
@@ -66,6 +66,9 @@ def create_app(settings: Settings) -> web.Application:
         engineio_logger=False,
         # No cookie: nothing about the device may be left behind.
         cookie=None,
+        # One connection's events run one after another, in the order sent: a
+        # client's messages are stored in its own order (readers check it).
+        async_handlers=False,
     )
     sio.attach(app)
     app[SIO] = sio
@@ -140,3 +143,5 @@ async def _handle_control(notifier: SocketNotifier, raw: bytes) -> None:
     if message.get("type") == "staff_disabled" and isinstance(message.get("username"), str):
         dropped = await notifier.disconnect_local_staff(message["username"])
         log.info("disabled account: dropped %d connection(s)", dropped)
+    if message.get("type") == "session_revoked" and isinstance(message.get("session"), str):
+        await notifier.disconnect_local_session(message["session"])

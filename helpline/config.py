@@ -31,8 +31,9 @@ class Settings:
     redis_url: str | None = None
     data_dir: Path = Path("var")
     key_prefix: str = "hl:"
-    # Browser origins that may open a socket; "" in the environment means none.
-    allowed_origins: tuple[str, ...] = ()
+    # Browser origins that may open a socket; None: this server's own origin
+    # (http://HOST:PORT and http://localhost:PORT), following --host and --port.
+    allowed_origins: tuple[str, ...] | None = None
     # "local": one process delivers in memory; "redis": several processes share events.
     fanout: str = "local"
     redis_max_connections: int = 64
@@ -57,8 +58,10 @@ class Settings:
         return self.keys_dir if self.keys_dir is not None else self.data_dir / "keys"
 
     @property
-    def public_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def origins(self) -> tuple[str, ...]:
+        if self.allowed_origins is not None:
+            return self.allowed_origins
+        return (f"http://{self.host}:{self.port}", f"http://localhost:{self.port}")
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -133,9 +136,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     d = Settings()
     host = _get(env, "HELPLINE_HOST", str, d.host)
     port = _get(env, "HELPLINE_PORT", _port, d.port)
-    default_origins: tuple[str, ...] = (f"http://{host}:{port}", f"http://localhost:{port}")
     origins_raw = env.get("HELPLINE_ALLOWED_ORIGINS")
-    allowed = default_origins
+    allowed: tuple[str, ...] | None = None
     if origins_raw is not None:
         try:
             allowed = _origins(origins_raw)

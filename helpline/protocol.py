@@ -149,6 +149,6 @@ def _check(name: str, value: object, field: Field) -> object:
         if value not in allowed:
             raise InvalidPayload(f"The field {name!r} must be one of: {', '.join(allowed)}.")
         return field.choices(value)
-    if field.pattern is not None and not field.pattern.match(value):
+    if field.pattern is not None and not field.pattern.fullmatch(value):
         raise InvalidPayload(f"The field {name!r} is not in the expected form.")
     return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -137,3 +138,46 @@ async def test_bad_login_requests(
         assert resp.status == status
         assert (await resp.json())["error"]["code"] == code
         assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_clients_cannot_fire_connect_or_disconnect_handlers(
+    harness: Harness, server: ServerProcess
+) -> None:
+    counsellor = await harness.staff("xia")
+    youth = await harness.youth()
+    assert youth.conversation_id
+    await counsellor.accept(youth.conversation_id)
+    for event in ("connect", "disconnect"):
+        ack = await youth.emit_raw(event, {})
+        assert ack["error"]["code"] == "unknown_event", event
+        ack = await counsellor.emit_raw(event, {})
+        assert ack["error"]["code"] == "unknown_event", event
+    # The connection kept its conversation, and nobody was told it went away.
+    assert (await youth.history(0))["last_seq"] == 0
+    ack = await youth.emit_raw("open", {})
+    assert ack["error"]["code"] == "already_open"
+    assert counsellor.events("presence") == []
+
+
+async def test_one_connections_messages_are_stored_in_the_order_sent(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth = await harness.youth()
+    bodies = [f"{i:03}".encode() for i in range(60)]
+    await asyncio.gather(*(youth.send(body) for body in bodies))  # no waiting for acks
+    stored = (await youth.history(0))["messages"]
+    assert [m["body"] for m in stored] == bodies
+
+
+async def test_resend_ids_are_per_sender(harness: Harness, server: ServerProcess) -> None:
+    counsellor = await harness.staff("yusuf")
+    youth = await harness.youth()
+    cid = youth.conversation_id
+    assert cid
+    await counsellor.accept(cid)
+    mine = await youth.call("send", {"body": b"from youth", "client_msg_id": "m-1"})
+    theirs = await counsellor.call("send", {"conversation_id": cid, "body": b"from staff",
+                                            "client_msg_id": "m-1"})
+    assert (mine["seq"], theirs["seq"]) == (1, 2)
+    assert [m["body"] for m in (await youth.history(0))["messages"]] == [b"from youth",
+                                                                        b"from staff"]

@@ -29,8 +29,6 @@ class State(StrEnum):
 CHAT_OPEN = frozenset({State.QUEUED, State.ACTIVE})
 # States a counsellor can still file a wrap-up from.
 WRAPUP_FROM = frozenset({State.ACTIVE, State.ENDED})
-# States that count as "live" for supervisors and for a counsellor's load.
-LIVE = frozenset({State.QUEUED, State.ACTIVE, State.ENDED})
 
 
 def state_after_end(state: State) -> State:

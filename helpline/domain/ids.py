@@ -23,11 +23,11 @@ def new_conversation_id() -> ConversationId:
 
 
 def is_conversation_id(value: str) -> bool:
-    return bool(_CONVERSATION_ID.match(value))
+    return bool(_CONVERSATION_ID.fullmatch(value))
 
 
 def is_username(value: str) -> bool:
-    return bool(_USERNAME.match(value))
+    return bool(_USERNAME.fullmatch(value))
 
 
 def new_secret() -> str:

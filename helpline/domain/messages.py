@@ -27,7 +27,11 @@ class Envelope:
 
 @dataclass(frozen=True)
 class Appended:
-    """The result of storing a message; `duplicate` when a resend was recognised."""
+    """The result of storing a message; `duplicate` when a resend was recognised.
+
+    `recipients` are the staff to deliver to, as they were at the moment of storing.
+    """
 
     envelope: Envelope
     duplicate: bool
+    recipients: tuple[str, ...] = ()

@@ -28,8 +28,3 @@ class SenderRole(StrEnum):
     POLICE = "police"
     SYSTEM = "system"
 
-
-def sender_role_for(role: Role) -> SenderRole:
-    if role is Role.POLICE:
-        return SenderRole.POLICE
-    return SenderRole.COUNSELLOR

@@ -90,13 +90,16 @@ class AccountService:
         """Check the password and open a session; throttled per account."""
         if not is_username(username) or len(password) > MAX_PASSWORD_LENGTH:
             raise Unauthorized("Wrong username or password.")
-        if await self.store.get_login_failures(username) >= self.policy.login_max_failures:
+        # Count the attempt before checking it (one atomic step), so that parallel
+        # guesses cannot slip past the limit while their hashes are computed.
+        attempts = await self.store.count_login_failure(username,
+                                                        self.policy.login_lock_seconds)
+        if attempts > self.policy.login_max_failures:
             raise RateLimited("Too many wrong passwords for this account. Try again later.")
         member = await self.store.get_staff(username)
         stored = member.password_hash if member else await self._get_dummy_hash()
         ok = await passwords.verify_password(password, stored)
         if not ok or member is None or member.disabled:
-            await self.store.count_login_failure(username, self.policy.login_lock_seconds)
             raise Unauthorized("Wrong username or password.")
         await self.store.clear_login_failures(username)
         token = new_secret()
@@ -127,8 +130,11 @@ class AccountService:
         return current is not None and current.expires_at > self.clock.now_ms()
 
     async def logout(self, token: object) -> None:
+        """Revoke the session; every socket opened with it is dropped at once."""
         session = await self.authenticate(token)
         await self.store.delete_session(session)
+        await self.store.publish_control({"type": "session_revoked",
+                                          "session": session.token_hash})
 
     async def _get_dummy_hash(self) -> str:
         if self._dummy_hash is None:

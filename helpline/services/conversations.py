@@ -132,7 +132,10 @@ class ConversationService:
             client_msg_id,
         )
         if not appended.duplicate:
-            await self._deliver(conv, "message", appended.envelope.to_wire(), origin)
+            data = appended.envelope.to_wire()
+            await self.notifier.to_youth(conversation_id, "message", data, skip=origin)
+            for username in appended.recipients:
+                await self.notifier.to_staff(Username(username), "message", data, skip=origin)
         return appended.envelope
 
     async def typing(

@@ -224,7 +224,11 @@ class RedisStore:
             stored = await self.read_messages(conversation_id, int(res[1]) - 1, 1)
             return Appended(stored[0], duplicate=True)
         envelope = Envelope(conversation_id, int(res[1]), sender_role, now_ms, body)
-        return Appended(envelope, duplicate=False)
+        counsellor, handover, officer = (x.decode() for x in res[2:5])
+        recipients = [counsellor] if counsellor else []
+        if handover == "joined" and officer:
+            recipients.append(officer)
+        return Appended(envelope, duplicate=False, recipients=tuple(recipients))
 
     async def read_messages(
         self, conversation_id: ConversationId, after_seq: int, limit: int
@@ -447,10 +451,6 @@ class RedisStore:
             await pipe.execute()
         return hashes
 
-    async def set_staff_languages(self, username: str, languages: Sequence[str]) -> None:
-        await self.redis.hset(
-            self.keys.staff(username), "languages", ",".join(languages))
-
     # -- sessions and login throttling --------------------------------------------
 
     async def create_session(self, session: Session, ttl_seconds: int) -> None:
@@ -487,13 +487,10 @@ class RedisStore:
             await pipe.execute()
 
     async def count_login_failure(self, username: str, window_seconds: int) -> int:
+        """Count one login attempt; the count lapses `window_seconds` after the first."""
         count = await self._count(keys=[self.keys.login_failures(username)],
                                   args=[window_seconds])
         return int(count)
-
-    async def get_login_failures(self, username: str) -> int:
-        raw = await self.redis.get(self.keys.login_failures(username))
-        return int(raw) if raw else 0
 
     async def clear_login_failures(self, username: str) -> None:
         await self.redis.delete(self.keys.login_failures(username))

@@ -10,6 +10,8 @@ the store turns it into a domain result.
 # ARGV: allowed states (comma list), field that must name the sender ("" = none:
 #       the young person), the sender's name, sender role, now ms, body,
 #       client_msg_id ("" = none), dedup ttl seconds
+# Answers with the seq and who receives it now (counsellor, handover, officer), read
+# in the same atomic step, so a message never misses a counsellor who just took over.
 APPEND_MESSAGE = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
@@ -19,17 +21,20 @@ end
 if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[3] then
   return {'not_found'}
 end
+-- Resends are recognised per sender: one sender's id never hides another's message.
+local dedup = ARGV[4] .. ':' .. ARGV[3] .. ':' .. ARGV[7]
 if ARGV[7] ~= '' then
-  local seen = redis.call('HGET', KEYS[3], ARGV[7])
+  local seen = redis.call('HGET', KEYS[3], dedup)
   if seen then return {'duplicate', seen} end
 end
 local seq = redis.call('RPUSH', KEYS[2], ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[6])
 redis.call('HSET', KEYS[1], 'last_seq', seq)
 if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[7], seq)
+  redis.call('HSET', KEYS[3], dedup, seq)
   redis.call('EXPIRE', KEYS[3], tonumber(ARGV[8]))
 end
-return {'ok', tostring(seq)}
+local who = redis.call('HMGET', KEYS[1], 'counsellor', 'handover', 'police_officer')
+return {'ok', tostring(seq), who[1] or '', who[2] or '', who[3] or ''}
 """
 
 # KEYS: conv, queue, held(username), participants

@@ -19,12 +19,21 @@ from helpline.errors import HelplineError, InvalidPayload, Unavailable, UnknownE
 
 log = logging.getLogger("helpline.transport")
 
-LIFECYCLE = frozenset({"connect", "disconnect"})
+LIFECYCLE = frozenset({"connect", "disconnect"})  # never dispatched as client events
+
+
+READY = "_ready"
 
 
 class HelplineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        if event in LIFECYCLE:
+        if event == "connect":
+            return await self._connect(*args)
+        if event == "disconnect":
+            # A client may send an event named "disconnect"; the real one comes only
+            # after python-socketio has marked the connection as gone.
+            if self.server.manager.is_connected(args[0], self.namespace):
+                return UnknownEvent("There is no event 'disconnect' here.").to_wire()
             return await super().trigger_event(event, *args)
         sid, rest = args[0], args[1:]
         handler = getattr(self, f"on_{event}", None) if isinstance(event, str) else None
@@ -44,3 +53,13 @@ class HelplineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                       exc_info=log.isEnabledFor(logging.DEBUG))
             return HelplineError().to_wire()
         return {"ok": result if result is not None else {}}
+
+    async def _connect(self, sid: str, *args: Any) -> Any:
+        # A client may also send an event named "connect": only the first, real one
+        # (before the session is marked ready) reaches on_connect.
+        if (await self.get_session(sid)).get(READY):
+            return UnknownEvent("There is no event 'connect' here.").to_wire()
+        result = await super().trigger_event("connect", sid, *args)
+        async with self.session(sid) as session:
+            session[READY] = True
+        return result

@@ -7,6 +7,7 @@ with in-process and Redis fan-out):
     /staff  queue                     counsellors and supervisors (live queue)
     /staff  overview                  supervisors and admins (live overview)
     /staff  police                    police officers (handover requests changed)
+    /staff  session:{token hash}      the connections opened with one session (logout)
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ def youth_room(conversation_id: str) -> str:
 
 def staff_room(username: str) -> str:
     return f"staff:{username}"
+
+
+def session_room(token_hash: str) -> str:
+    return f"session:{token_hash}"
 
 
 class SocketNotifier:
@@ -59,8 +64,14 @@ class SocketNotifier:
 
     async def disconnect_local_staff(self, username: str) -> int:
         """Drop this process's connections of one staff member; returns how many."""
-        sids = [sid for sid, _ in self.sio.manager.get_participants(
-            STAFF_NAMESPACE, staff_room(username))]
+        return await self._disconnect_room(staff_room(username))
+
+    async def disconnect_local_session(self, token_hash: str) -> int:
+        """Drop this process's connections opened with one (now revoked) session."""
+        return await self._disconnect_room(session_room(token_hash))
+
+    async def _disconnect_room(self, room: str) -> int:
+        sids = [sid for sid, _ in self.sio.manager.get_participants(STAFF_NAMESPACE, room)]
         for sid in sids:
             await self.sio.disconnect(sid, namespace=STAFF_NAMESPACE)
         return len(sids)

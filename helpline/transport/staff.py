@@ -7,6 +7,7 @@ a revoked or expired session stops working at once even before its socket drops.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import socketio
@@ -35,7 +36,13 @@ from helpline.services.conversations import ConversationService
 from helpline.services.handover import HandoverService
 from helpline.services.keys import KeyService
 from helpline.transport.base import HelplineNamespace
-from helpline.transport.notifier import OVERVIEW_ROOM, POLICE_ROOM, QUEUE_ROOM, staff_room
+from helpline.transport.notifier import (
+    OVERVIEW_ROOM,
+    POLICE_ROOM,
+    QUEUE_ROOM,
+    session_room,
+    staff_room,
+)
 
 CID = Str(CONVERSATION_ID, 22)
 
@@ -68,7 +75,12 @@ class StaffNamespace(HelplineNamespace):
         except HelplineError as exc:
             raise socketio.exceptions.ConnectionRefusedError(
                 exc.message, {"code": exc.code}) from None
-        await self.save_session(sid, {"session": session})
+        async with self.session(sid) as stored:
+            stored["session"] = session
+        # A socket outlives no session: it is dropped when the session expires (and
+        # at once on logout or disable, through the control channel).
+        self.server.start_background_task(self._expire, sid, session.expires_at)
+        await self.enter_room(sid, session_room(session.token_hash))
         await self.enter_room(sid, staff_room(session.username))
         if session.role in QUEUE_ROLES:
             await self.enter_room(sid, QUEUE_ROOM)
@@ -176,6 +188,10 @@ class StaffNamespace(HelplineNamespace):
             self.server.start_background_task(self._drop_later, sid)
             raise Unauthorized("Your session has ended. Please sign in again.")
         return StaffActor(Username(session.username), Role(session.role))
+
+    async def _expire(self, sid: str, expires_at_ms: int) -> None:
+        await self.server.sleep(max(0.0, expires_at_ms / 1000 - time.time()))
+        await self.disconnect(sid)
 
     async def _drop_later(self, sid: str) -> None:
         await self.server.sleep(0.2)

@@ -55,8 +55,7 @@ class YouthNamespace(HelplineNamespace):
         self.history_spec: Spec = {"after_seq": Int(), "limit": Int(1, 1000, required=False)}
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        # Deliberately nothing from `environ` is read or kept.
-        await self.save_session(sid, {})
+        """Deliberately nothing from `environ` is read or kept."""
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         cid = (await self.get_session(sid)).get("conversation_id")
@@ -169,5 +168,6 @@ class YouthNamespace(HelplineNamespace):
             raise AlreadyOpen()
 
     async def _bind(self, sid: str, cid: ConversationId) -> None:
-        await self.save_session(sid, {"conversation_id": cid})
+        async with self.session(sid) as session:
+            session["conversation_id"] = cid
         await self.enter_room(sid, youth_room(cid))
