@@ -6,7 +6,7 @@ key, so that no client string can reach into another key space.
 
     {p}conv:{id}            hash   conversation metadata (state, times, counsellor, ...)
     {p}conv:{id}:msgs       list   message envelopes; list index + 1 is the seq
-    {p}conv:{id}:dedup      hash   "role:sender:client_msg_id" -> seq, so a resend is not stored twice
+    {p}conv:{id}:dedup      hash   "role:sender:client_msg_id" -> seq (a resend is stored once)
     {p}conv:{id}:e2e        hash   youth_key (Ed25519 public, raw), epoch (current number)
     {p}conv:{id}:wraps      hash   "{epoch}:{recipient fingerprint}" -> HPKE wrap of the epoch key
     {p}conv:{id}:who        set    staff who have held the conversation (their keys sign)
