@@ -181,3 +181,35 @@ async def test_resend_ids_are_per_sender(harness: Harness, server: ServerProcess
     assert (mine["seq"], theirs["seq"]) == (1, 2)
     assert [m["body"] for m in (await youth.history(0))["messages"]] == [b"from youth",
                                                                         b"from staff"]
+
+
+async def test_unknown_http_paths_answer_in_json(server: ServerProcess) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.url}/no/such/page") as resp:
+            assert resp.status == 404
+            assert (await resp.json())["error"]["code"] == "not_found"
+            assert resp.headers["Referrer-Policy"] == "no-referrer"
+        async with http.get(f"{server.url}/api/login") as resp:
+            assert resp.status == 405
+            assert (await resp.json())["error"]["code"] == "invalid_payload"
+
+
+async def test_the_signing_key_comes_with_epoch_one_only(
+    harness: Harness, server: ServerProcess
+) -> None:
+    await harness.init_keys()
+    youth = await harness.youth()  # plain client: no epoch yet
+    team = (await youth.call("keys"))["team"]
+    from helpline.crypto.statements import key_statement_from_dict
+    fp = key_statement_from_dict(team).statement.public_key.fingerprint
+    wraps = [{"recipient": fp, "wrap": b"w" * 82}]
+    ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps})
+    assert ack["error"]["code"] == "invalid_payload"
+    ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps,
+                                         "signing_key": b"k" * 32})
+    assert ack == {"ok": {"epoch": 1}}
+    ack = await youth.emit_raw("epoch", {"epoch": 2, "wraps": wraps,
+                                         "signing_key": b"k" * 32})
+    assert ack["error"]["code"] == "invalid_payload"
+    ack = await youth.emit_raw("epoch", {"epoch": 3, "wraps": wraps})
+    assert ack["error"]["code"] == "invalid_state"  # epochs move on by one

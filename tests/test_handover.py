@@ -261,3 +261,18 @@ async def _audit(harness: Harness) -> list[dict[str, Any]]:
     raw = await r.lrange(f"{harness.prefix}audit", 0, -1)
     await r.aclose()
     return [json.loads(x) for x in raw]
+
+
+async def test_closing_the_conversation_ends_the_police_part(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth, counsellor, police, cid = await _setup(harness)
+    await _offer(youth, counsellor, cid)
+    await youth.answer_handover(True)
+    await police.police_join(cid)
+    assert [c["conversation_id"] for c in await police.held()] == [cid]  # after a reconnect
+    await counsellor.wrapup(cid, "criminal", "16_17", "police")
+    await police.wait_for("state", lambda d: d["state"] == "closed")
+    assert await police.held() == []
+    _refused(await police.emit_raw("history", {"conversation_id": cid, "after_seq": 0}),
+             "not_found")

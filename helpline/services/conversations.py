@@ -76,7 +76,7 @@ class ConversationService:
     # -- young person ---------------------------------------------------------------
 
     async def open(self, language: str | None) -> Opened:
-        """A new anonymous conversation, straight into the queue.
+        """A new anonymous conversation, straight into the queue (see announce_opened).
 
         The resume token is `<conversation id>.<secret>`; only the secret's hash is
         stored, so a Redis dump cannot be used to take over a conversation.
@@ -86,10 +86,13 @@ class ConversationService:
         await self.store.create_conversation(cid, secret_hash(secret), self.clock.now_ms(),
                                              language)
         conversation = await self._load(cid)
-        queue = await self.store.list_queue()
-        await self._queue_changed(queue)
-        position = queue.index(cid) + 1 if cid in queue else 0
-        return Opened(conversation, f"{cid}.{secret}", position, len(queue))
+        position, length = await self.queue_position(cid)
+        return Opened(conversation, f"{cid}.{secret}", position, length)
+
+    async def announce_opened(self) -> None:
+        """Tell staff and the waiting young people; called once the new connection is
+        bound to its conversation, so it misses nothing that follows."""
+        await self._queue_changed()
 
     async def resume(self, resume_token: str) -> Conversation:
         """The conversation a resume token belongs to; `NotFound` for any bad token."""
@@ -201,11 +204,14 @@ class ConversationService:
         return await self._queue_entries(await self.store.list_queue())
 
     async def held(self, actor: StaffActor) -> list[dict[str, Any]]:
-        """The conversations this person holds now, for the console after a reconnect."""
+        """The conversations this person holds (an officer: has joined), after a reconnect."""
+        now = self.clock.now_ms()
+        if actor.role is Role.POLICE:
+            joined = await self.store.list_conversations_with_handover(Handover.JOINED.value)
+            return [c.summary(now) for c in joined if c.police_officer == actor.username]
         if actor.role not in CHAT_ROLES:
             return []
         ids = await self.store.list_held(actor.username)
-        now = self.clock.now_ms()
         return [c.summary(now) for c in await self.store.get_conversations(ids)]
 
     async def accept(self, actor: StaffActor, conversation_id: ConversationId) -> Conversation:
@@ -245,7 +251,9 @@ class ConversationService:
                                 conversation_id, {"form": wrapup.form.value,
                                                   "referral": wrapup.referral.value})
         updated = await self._load(conversation_id)
-        await self._announce_state(updated)
+        # An officer who was in it is told too: closing ends the police part.
+        assert conv is not None
+        await self._announce_state(updated, also=staff_readers(conv))
         await self._overview_changed()
 
     async def reassign(
@@ -296,12 +304,13 @@ class ConversationService:
         for username in staff_readers(conv):
             await self.notifier.to_staff(username, event, data, skip=origin)
 
-    async def _announce_state(self, conv: Conversation) -> None:
+    async def _announce_state(self, conv: Conversation,
+                              also: list[Username] | None = None) -> None:
         # The young person is told that a counsellor joined, never who.
         await self.notifier.to_youth(conv.id, "state", {
             "conversation_id": conv.id, "state": conv.state.value, "ended_by": conv.ended_by,
         })
-        for username in staff_readers(conv):
+        for username in dict.fromkeys(staff_readers(conv) + (also or [])):
             await self.notifier.to_staff(username, "state", {
                 "conversation_id": conv.id, "state": conv.state.value,
                 "ended_by": conv.ended_by, "counsellor": conv.counsellor,

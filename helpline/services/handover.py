@@ -124,7 +124,8 @@ class HandoverService:
         await self.audit.record("youth", "youth", AuditAction.CONSENT_GIVEN, conversation_id,
                                 {"share_history": signed.share_history,
                                  "expires_at": signed.expires_at})
-        await self._requests_changed()
+        # Police hear of it only once the young person's client has wrapped a key for
+        # them (KeyService.start_epoch): before that there is nothing to join.
         return {"handover": Handover.CONSENTED.value}
 
     async def withdraw(self, actor: YouthActor, conversation_id: ConversationId

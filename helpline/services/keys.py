@@ -93,6 +93,8 @@ class KeyService:
         assert conv is not None
         if not 1 <= len(wraps) <= MAX_WRAPS_PER_EPOCH:
             raise InvalidPayload(f"Send 1 to {MAX_WRAPS_PER_EPOCH} wraps.")
+        if (epoch == 1) != (youth_key is not None):
+            raise InvalidPayload("signing_key comes with epoch 1, and only then.")
         if youth_key is not None:
             try:
                 SigningPublicKey(youth_key)
@@ -114,6 +116,8 @@ class KeyService:
                                        police_wrap=police_wrap)
         except HandoverConflict:
             raise Forbidden("The police may be added only after your consent.") from None
+        if self.notifier is not None and police_wrap:
+            await self.notifier.to_police("handover_requests", {})
         if self.notifier is not None:
             for username in staff_readers(conv):
                 await self.notifier.to_staff(username, "epoch",

@@ -91,6 +91,11 @@ for i = 4, #ARGV, 2 do
 end
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+-- A closed conversation has no police part any more.
+local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
+if h == 'offered' or h == 'consented' or h == 'joined' then
+  redis.call('HSET', KEYS[1], 'handover', 'ended', 'police_officer', '', 'police_offer', '')
+end
 return {'ok', state}
 """
 

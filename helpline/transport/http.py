@@ -52,6 +52,13 @@ async def errors_and_headers(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPRequestEntityTooLarge:
         response = web.json_response(
             {"error": {"code": "too_large", "message": "The request is too large."}}, status=413)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        # aiohttp's own 404 and 405 answers, in the same JSON shape as ours.
+        code = "not_found" if exc.status == 404 else "invalid_payload"
+        response = web.json_response({"error": {"code": code, "message": exc.reason}},
+                                     status=exc.status)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

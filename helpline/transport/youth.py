@@ -67,6 +67,7 @@ class YouthNamespace(HelplineNamespace):
         await self._require_none(sid)
         opened = await self.service.open(args.get("language"))
         await self._bind(sid, opened.conversation.id)
+        await self.service.announce_opened()
         return {
             "conversation_id": opened.conversation.id,
             "resume_token": opened.resume_token,
