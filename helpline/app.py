@@ -18,8 +18,10 @@ import socketio
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, AUDIT, CONVERSATIONS, SETTINGS, SIO, STORE
+from helpline.appkeys import ACCOUNTS, AUDIT, CONVERSATIONS, RETENTION, SETTINGS, SIO, STORE
 from helpline.config import Settings
+from helpline.domain.retention import RetentionPolicy
+from helpline.jobs import scheduler_ctx
 from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
 from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.audit import AuditLog
@@ -27,6 +29,7 @@ from helpline.services.conversations import ConversationPolicy, ConversationServ
 from helpline.services.handover import HandoverService
 from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
+from helpline.services.retention import RetentionService
 from helpline.storage.fanout import BoundedRedisManager
 from helpline.storage.redis_store import RedisStore, connect_redis
 from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
@@ -82,10 +85,15 @@ def create_app(settings: Settings) -> web.Application:
         scrypt_log2_n=settings.scrypt_log2_n,
     ))
     audit = AuditLog(store, clock)
+    retention_policy = RetentionPolicy(days=settings.retention_days,
+                                       police_days=settings.police_retention_days,
+                                       idle_hours=settings.idle_hours)
     conversations = ConversationService(store, notifier, clock, ConversationPolicy(
         max_conversations_per_counsellor=settings.max_conversations_per_counsellor,
         history_page_size=settings.history_page_size,
+        retention=retention_policy,
     ), audit)
+    app[RETENTION] = RetentionService(store, notifier, clock, audit, retention_policy)
     app[AUDIT] = audit
     keys = KeyService(store, notifier)
     handover = HandoverService(store, notifier, clock, audit)
@@ -98,6 +106,7 @@ def create_app(settings: Settings) -> web.Application:
     add_routes(app)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_control_listener_ctx)
+    app.cleanup_ctx.append(scheduler_ctx)
     return app
 
 

@@ -9,6 +9,7 @@ from helpline.config import Settings
 from helpline.services.accounts import AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationService
+from helpline.services.retention import RetentionService
 from helpline.storage.redis_store import RedisStore
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,3 +18,4 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 CONVERSATIONS = web.AppKey("conversations", ConversationService)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 AUDIT = web.AppKey("audit", AuditLog)
+RETENTION = web.AppKey("retention", RetentionService)

@@ -8,6 +8,7 @@
     helpline keys grant USER [--expect-fingerprint FP]
     helpline transcript export CONVERSATION --key FILE [--format text|json]
     helpline audit verify | show [--start N] [--limit M]
+    helpline stats export [--format csv|json]
 
 Without REDIS_URL every command uses the embedded Redis in the data folder (starting
 it if no other helpline process has).
@@ -40,6 +41,7 @@ from helpline.crypto.keyfile import (
     write_unencrypted_key_file,
 )
 from helpline.crypto.keys import EncryptionKeyPair, KeyKind, SigningKeyPair, fingerprint
+from helpline.domain.retention import RetentionPolicy
 from helpline.domain.roles import Role
 from helpline.embedded_redis import EmbeddedRedis, start_embedded_redis
 from helpline.errors import Conflict, HelplineError
@@ -47,6 +49,7 @@ from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.keyadmin import KeyAdmin, KeyPolicy
 from helpline.services.ports import SystemClock
+from helpline.services.retention import RetentionService
 from helpline.services.transcripts import export_transcript
 from helpline.storage.redis_store import RedisStore, connect_redis
 
@@ -84,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_transcript(settings, args))
     if args.command == "audit":
         return asyncio.run(_audit(settings, args))
+    if args.command == "stats":
+        return asyncio.run(_stats(settings, args))
     parser.print_help()
     return 2
 
@@ -116,10 +121,16 @@ def _parser() -> argparse.ArgumentParser:
     keys_sub.add_parser("rotate", help="make the next team key; new conversations use it")
     keys_sub.add_parser("publish", help="publish the signing key again (e.g. to a new Redis)")
     keys_sub.add_parser("show", help="print the signing fingerprint and published keys")
+    keys_sub.add_parser("prune", help="delete the key files of retired team periods")
     grant = keys_sub.add_parser("grant", help="grant keys to a staff member's device")
     grant.add_argument("name")
     grant.add_argument("--expect-fingerprint",
                        help="refuse unless the device key has this fingerprint")
+
+    stats = sub.add_parser("stats", help="anonymous statistics of closed conversations")
+    stats_sub = stats.add_subparsers(dest="action", required=True)
+    stats_export = stats_sub.add_parser("export", help="finished weeks, small cells hidden")
+    stats_export.add_argument("--format", choices=["csv", "json"], default="csv")
 
     audit = sub.add_parser("audit", help="the hash-chained audit log of staff actions")
     audit_sub = audit.add_subparsers(dest="action", required=True)
@@ -227,6 +238,9 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
         elif args.action == "rotate":
             period, granted = await admin.rotate()
             print(f"new team key for period {period}; granted to: {', '.join(granted) or '-'}")
+        elif args.action == "prune":
+            removed = await admin.prune()
+            print(f"deleted the key files of: {', '.join(removed) or 'no period'}")
         elif args.action == "publish":
             print(f"published; signing fingerprint {await admin.publish()}")
         elif args.action == "grant":
@@ -270,6 +284,28 @@ async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
             body = m.text if m.error is None else f"[refused: {m.error}]"
             print(f"{m.seq:>5} {when} {m.sender_role:<10} {m.sender or '-':<14} {body}")
     return 0
+
+
+async def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    settings, embedded = _resolve_redis(settings)
+    assert settings.redis_url
+    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
+    try:
+        service = RetentionService(store, None, SystemClock(), AuditLog(store, SystemClock()),
+                                   _retention_policy(settings))
+        out = await service.export(args.format)
+    finally:
+        await store.close()
+        if embedded:
+            embedded.stop()
+    print(out if isinstance(out, str) else json.dumps(out, indent=1), end="")
+    return 0
+
+
+def _retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(days=settings.retention_days,
+                           police_days=settings.police_retention_days,
+                           idle_hours=settings.idle_hours)
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:

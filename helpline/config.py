@@ -52,6 +52,12 @@ class Settings:
     keys_dir: Path | None = None
     key_period_days: int = 7
     police_unit: str = "police-unit"
+    retention_days: int = 30
+    police_retention_days: int = 365
+    idle_hours: int = 24
+    # How often the retention jobs run (purge, idle timeout, roll-up, key retirement).
+    job_interval_seconds: float = 60.0
+    jobs_enabled: bool = True
 
     @property
     def resolved_keys_dir(self) -> Path:
@@ -82,6 +88,26 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError("must be a positive whole number")
     return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be 0 or more")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be more than 0")
+    return value
+
+
+def _on_off(raw: str) -> bool:
+    if raw not in ("on", "off"):
+        raise ValueError("must be on or off")
+    return raw == "on"
 
 
 def _port(raw: str) -> int:
@@ -180,4 +206,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         keys_dir=Path(env["HELPLINE_KEYS_DIR"]) if env.get("HELPLINE_KEYS_DIR") else None,
         key_period_days=_get(env, "HELPLINE_KEY_PERIOD_DAYS", _positive_int, d.key_period_days),
         police_unit=_get(env, "HELPLINE_POLICE_UNIT", _identifier, d.police_unit),
+        retention_days=_get(env, "HELPLINE_RETENTION_DAYS", _non_negative_int,
+                            d.retention_days),
+        police_retention_days=_get(env, "HELPLINE_POLICE_RETENTION_DAYS", _non_negative_int,
+                                   d.police_retention_days),
+        idle_hours=_get(env, "HELPLINE_IDLE_HOURS", _positive_int, d.idle_hours),
+        job_interval_seconds=_get(env, "HELPLINE_JOB_INTERVAL_SECONDS", _positive_float,
+                                  d.job_interval_seconds),
+        jobs_enabled=_get(env, "HELPLINE_JOBS", _on_off, d.jobs_enabled),
     )

@@ -36,6 +36,7 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     BLOCK = "block"
     PURGE = "purge"
+    KEY_RETIRED = "key_retired"
     ACCOUNT_DISABLED = "account_disabled"
 
 

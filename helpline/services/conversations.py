@@ -9,7 +9,7 @@ place that decides who is told what about a conversation.
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from helpline.domain.access import Action, Actor, StaffActor, YouthActor, check_access
@@ -25,6 +25,7 @@ from helpline.domain.ids import (
     secret_hash,
 )
 from helpline.domain.messages import Envelope
+from helpline.domain.retention import DAY_MS, RetentionPolicy
 from helpline.domain.roles import CHAT_ROLES, OVERVIEW_ROLES, QUEUE_ROLES, Role, SenderRole
 from helpline.domain.wrapup import WrapUp
 from helpline.errors import (
@@ -44,6 +45,11 @@ ACTIVE_ONLY = frozenset({State.ACTIVE})
 class ConversationPolicy:
     max_conversations_per_counsellor: int
     history_page_size: int
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+
+    @property
+    def retention_ms(self) -> tuple[int, int]:
+        return (self.retention.days * DAY_MS, self.retention.police_days * DAY_MS)
 
 
 @dataclass(frozen=True)
@@ -171,9 +177,20 @@ class ConversationService:
         last = messages[-1].seq if messages else after_seq
         return History(messages, conv.last_seq, more=last < conv.last_seq, first_seq=first)
 
-    async def end(self, actor: Actor, conversation_id: ConversationId) -> State:
-        """End the chat. Unanswered: closed at once. Answered: ended, awaiting wrap-up."""
+    async def end(self, actor: Actor, conversation_id: ConversationId,
+                  delete: bool = False) -> State:
+        """End the chat. Unanswered: closed at once. Answered: ended, awaiting wrap-up.
+
+        `delete` (the young person's "delete now"): the transcript is due for purging
+        at once, unless the police were let in (their retention applies then).
+        """
         conv = await self.store.get_conversation(conversation_id)
+        if delete and isinstance(actor, YouthActor) and conv is not None \
+                and conv.state not in CHAT_OPEN:
+            # Already over: "delete now" still applies to what is left.
+            check_access(actor, conv, Action.READ)
+            await self.store.purge_now(conversation_id, self.clock.now_ms())
+            return conv.state
         check_access(actor, conv, Action.END)
         if isinstance(actor, YouthActor):
             allowed, holder, by = CHAT_OPEN, None, SenderRole.YOUTH.value
@@ -181,13 +198,16 @@ class ConversationService:
             allowed, holder, by = ACTIVE_ONLY, actor.username, SenderRole.COUNSELLOR.value
         try:
             new_state = await self.store.end_conversation(
-                conversation_id, allowed, holder, by, self.clock.now_ms()
+                conversation_id, allowed, holder, by, self.clock.now_ms(),
+                self.policy.retention_ms,
             )
         except StateConflict:
             raise InvalidState("This conversation has already ended.") from None
         if isinstance(actor, StaffActor):
             await self.audit.record(actor.username, actor.role.value, AuditAction.END,
                                     conversation_id)
+        elif delete:
+            await self.store.purge_now(conversation_id, self.clock.now_ms())
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
         if new_state is State.CLOSED:
@@ -243,7 +263,8 @@ class ConversationService:
         check_access(actor, conv, Action.WRAPUP)
         try:
             await self.store.wrapup_conversation(
-                conversation_id, actor.username, self.clock.now_ms(), wrapup.to_fields()
+                conversation_id, actor.username, self.clock.now_ms(), wrapup.to_fields(),
+                self.policy.retention_ms,
             )
         except StateConflict:
             raise InvalidState("This conversation is already closed.") from None

@@ -115,6 +115,8 @@ class HandoverService:
                 conversation_id, states=ACTIVE, handovers={Handover.OFFERED},
                 check=("police_offer", offer_id), nonce=signed.nonce.hex(), fields={
                     "handover": Handover.CONSENTED.value, "police_offer": "",
+                    # From now on the police retention applies, and "delete now" waits.
+                    "police_involved": "1",
                     "police_share": "1" if signed.share_history else "0",
                     "police_expires": signed.expires_at,
                     "police_consent": json.dumps(signed.to_wire(), sort_keys=True)})

@@ -103,7 +103,12 @@ class KeyAdmin:
         Every active counsellor and supervisor with a registered device is granted the
         new key at once; returns (period, who was granted).
         """
+        previous = await self.store.get_current_period()
         period = await self._new_team_key(self._signing())
+        if previous is not None:
+            # Retention of the old period's conversations runs from here; the server's
+            # key-retirement job shreds its grants when it is over.
+            await self.store.mark_team_replaced(previous, self.clock.now_ms())
         team = read_encryption_key_file(self.keys_dir / f"team-{period}.pem", self.passphrase)
         granted: list[str] = []
         for member in await self.store.list_staff():
@@ -123,6 +128,17 @@ class KeyAdmin:
         signing = self._signing()
         await self.store.set_signing_key(signing.public.raw)
         return signing.public.fingerprint
+
+    async def prune(self) -> list[str]:
+        """Delete the key files of periods the server has retired (crypto-shredding:
+        once gone here too, no copy of their conversations can be read by anyone)."""
+        removed = []
+        for period in sorted(await self.store.get_retired_periods()):
+            path = self.keys_dir / f"team-{period}.pem"
+            if path.exists():
+                path.unlink()
+                removed.append(period)
+        return removed
 
     # -- grants ---------------------------------------------------------------------------
 

@@ -27,6 +27,13 @@ key, so that no client string can reach into another key space.
     {p}statements:{username} hash  signing key fingerprint -> signed staff statement (JSON);
                                    kept for earlier devices too, so old messages still verify
     {p}grants:{username}    hash   period or police unit -> wrapped private key
+    {p}purge                zset   conversation ids, scored by when they are purged (ms)
+    {p}uncounted            set    closed conversations not yet counted in the statistics
+    {p}stats:{week}         hash   "form|age|language|campaign|referral|police" -> count
+    {p}keys:team:replaced   hash   period -> when a newer team key replaced it (ms)
+    {p}keys:retired         set    team periods whose grants were shredded
+    {p}lock:{job}:{slot}    string which process runs this slot of a job (TTL)
+    {p}jobs                 list   the last job runs (job, slot, outcome), newest first
     {p}audit                list   hash-chained audit entries (JSON), append-only
     {p}audit:head           string "count:hash" of the last entry
     {p}control              pub/sub control messages between server processes
@@ -122,6 +129,41 @@ class Keys:
 
     def login_failures(self, username: str) -> str:
         return f"{self.prefix}loginfail:{_user(username)}"
+
+    @property
+    def purge(self) -> str:
+        return f"{self.prefix}purge"
+
+    @property
+    def uncounted(self) -> str:
+        return f"{self.prefix}uncounted"
+
+    def stats(self, week: str) -> str:
+        if not (len(week) == 8 and week[4:6] == "-W" and week[:4].isdigit()
+                and week[6:].isdigit()):
+            raise BadKey("week")
+        return f"{self.prefix}stats:{week}"
+
+    @property
+    def stats_pattern(self) -> str:
+        return f"{self.prefix}stats:*"
+
+    @property
+    def team_replaced(self) -> str:
+        return f"{self.prefix}keys:team:replaced"
+
+    @property
+    def retired_periods(self) -> str:
+        return f"{self.prefix}keys:retired"
+
+    def lock(self, job: str, slot: int) -> str:
+        if not job.isidentifier():
+            raise BadKey("job")
+        return f"{self.prefix}lock:{job}:{slot}"
+
+    @property
+    def jobs(self) -> str:
+        return f"{self.prefix}jobs"
 
     @property
     def audit(self) -> str:

@@ -79,6 +79,10 @@ class RedisStore:
         self._append_audit = redis.register_script(scripts.APPEND_AUDIT)
         self._handover = redis.register_script(scripts.HANDOVER)
         self._share_history = redis.register_script(scripts.SHARE_HISTORY)
+        self._close_idle = redis.register_script(scripts.CLOSE_IDLE)
+        self._purge_now = redis.register_script(scripts.PURGE_NOW)
+        self._rollup = redis.register_script(scripts.ROLLUP)
+        self._purge = redis.register_script(scripts.PURGE)
 
     # -- health -------------------------------------------------------------------
 
@@ -160,27 +164,35 @@ class RedisStore:
     async def end_conversation(
         self, conversation_id: ConversationId, allowed: Iterable[State],
         required_counsellor: str | None, ended_by: str, now_ms: int,
+        retention: tuple[int, int],
     ) -> State:
-        """End the chat; returns the new state (closed if never answered, else ended)."""
+        """End the chat; returns the new state (closed if never answered, else ended).
+
+        `retention`: (ms, ms with police) until a conversation closed now is purged.
+        """
         res = await self._run(
             self._end,
-            [self.keys.conv(conversation_id), self.keys.queue, self.keys.live],
-            [conversation_id, _csv(allowed), required_counsellor or "", ended_by, now_ms],
+            [self.keys.conv(conversation_id), self.keys.queue, self.keys.live,
+             self.keys.purge, self.keys.uncounted],
+            [conversation_id, _csv(allowed), required_counsellor or "", ended_by, now_ms,
+             *retention],
         )
         _check(res)
         return State(res[1].decode())
 
     async def wrapup_conversation(
         self, conversation_id: ConversationId, counsellor: Username, now_ms: int,
-        fields: dict[str, str],
+        fields: dict[str, str], retention: tuple[int, int],
     ) -> None:
-        """Close the conversation with the counsellor's wrap-up; frees their slot."""
-        args: list[str | int] = [conversation_id, counsellor, now_ms]
+        """Close the conversation with the counsellor's wrap-up; frees their slot and
+        schedules the purge."""
+        args: list[str | int] = [conversation_id, counsellor, now_ms, *retention]
         for k, v in fields.items():
             args += [k, v]
         res = await self._run(
             self._wrapup,
-            [self.keys.conv(conversation_id), self.keys.held(counsellor), self.keys.live],
+            [self.keys.conv(conversation_id), self.keys.held(counsellor), self.keys.live,
+             self.keys.purge, self.keys.uncounted],
             args,
         )
         _check(res)
@@ -494,6 +506,114 @@ class RedisStore:
 
     async def clear_login_failures(self, username: str) -> None:
         await self.redis.delete(self.keys.login_failures(username))
+
+    # -- retention and statistics -------------------------------------------------------
+
+    async def close_idle(self, conversation_id: ConversationId, counsellor: str | None,
+                         now_ms: int, idle_ms: int, retention: tuple[int, int]) -> bool:
+        """Close the conversation if nothing happened in it for `idle_ms`."""
+        held = self.keys.held(counsellor) if counsellor else self.keys.held("nobody")
+        res = await self._run(
+            self._close_idle,
+            [self.keys.conv(conversation_id), self.keys.queue, self.keys.live, held,
+             self.keys.purge, self.keys.uncounted],
+            [conversation_id, now_ms, idle_ms, *retention])
+        return res[0] == b"ok"
+
+    async def purge_now(self, conversation_id: ConversationId, now_ms: int) -> bool:
+        """Make the conversation due at once; False when the police were let in."""
+        res = await self._run(self._purge_now,
+                              [self.keys.conv(conversation_id), self.keys.purge],
+                              [conversation_id, now_ms])
+        _check(res)
+        return res[0] == b"ok"
+
+    async def list_due(self, now_ms: int, limit: int) -> list[ConversationId]:
+        ids = cast(list[bytes], await self.redis.zrangebyscore(
+            self.keys.purge, "-inf", now_ms, start=0, num=limit))
+        return [ConversationId(i.decode()) for i in ids]
+
+    async def list_uncounted(self, limit: int) -> list[ConversationId]:
+        ids = cast(list[bytes], await self.redis.srandmember(self.keys.uncounted, limit))
+        return [ConversationId(i.decode()) for i in ids or []]
+
+    async def get_conversation_fields(self, conversation_id: str) -> dict[str, str]:
+        raw = await cast(Awaitable[dict[bytes, bytes]],
+                         self.redis.hgetall(self.keys.conv(conversation_id)))
+        return {k.decode(): v.decode() for k, v in raw.items()}
+
+    async def count_conversation(self, conversation_id: ConversationId, week: str,
+                                 cell: str) -> None:
+        await self._rollup(keys=[self.keys.conv(conversation_id), self.keys.uncounted,
+                                 self.keys.stats(week)], args=[conversation_id, cell])
+
+    async def purge_conversation(self, conversation_id: ConversationId,
+                                 counsellor: str | None, now_ms: int, week: str,
+                                 cell: str) -> bool:
+        """Delete every key of a due conversation at once (counting it first if needed).
+
+        False if it is no longer due or changed hands since it was read.
+        """
+        cid = conversation_id
+        held = self.keys.held(counsellor) if counsellor else self.keys.held("nobody")
+        res = await self._run(self._purge, [
+            self.keys.conv(cid), self.keys.msgs(cid), self.keys.dedup(cid), self.keys.e2e(cid),
+            self.keys.wraps(cid), self.keys.participants(cid), self.keys.nonces(cid),
+            self.keys.purge, self.keys.live, self.keys.queue, held, self.keys.uncounted,
+            self.keys.stats(week)], [cid, counsellor or "", now_ms, cell])
+        return res[0] == b"ok"
+
+    async def rewrite_persistence(self) -> None:
+        """Make Redis rewrite its AOF and snapshot, so deleted bytes leave its files."""
+        await self.redis.bgrewriteaof()
+        await self.redis.bgsave(schedule=True)
+
+    async def get_stats(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        async for key in self.redis.scan_iter(match=self.keys.stats_pattern, count=500):
+            week = key.decode().rsplit(":", 1)[1]
+            raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(key))
+            out[week] = {k.decode(): int(v) for k, v in raw.items()}
+        return out
+
+    async def take_lock(self, job: str, slot: int, owner: str, ttl_ms: int) -> bool:
+        return bool(await self.redis.set(self.keys.lock(job, slot), owner, nx=True, px=ttl_ms))
+
+    async def release_lock(self, job: str, slot: int) -> None:
+        await self.redis.delete(self.keys.lock(job, slot))
+
+    async def log_job(self, entry: dict[str, object]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(self.keys.jobs, json.dumps(entry, sort_keys=True))
+            pipe.ltrim(self.keys.jobs, 0, 999)
+            await pipe.execute()
+
+    async def list_jobs(self) -> list[dict[str, object]]:
+        raw = await cast(Awaitable[list[bytes]], self.redis.lrange(self.keys.jobs, 0, -1))
+        return [json.loads(r) for r in raw]
+
+    async def mark_team_replaced(self, period: str, at_ms: int) -> None:
+        await cast(Awaitable[bool], self.redis.hsetnx(self.keys.team_replaced, period, at_ms))
+
+    async def get_team_replaced(self) -> dict[str, int]:
+        raw = await cast(Awaitable[dict[bytes, bytes]],
+                         self.redis.hgetall(self.keys.team_replaced))
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    async def retire_period(self, period: str) -> int:
+        """Shred a team period: delete every staff member's grant of it, atomically."""
+        names = [n.decode() for n in await cast(
+            Awaitable[set[bytes]], self.redis.smembers(self.keys.staff_index))]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for name in names:
+                pipe.hdel(self.keys.grants(name), period)
+            pipe.sadd(self.keys.retired_periods, period)
+            results = await pipe.execute()
+        return sum(int(r) for r in results[:-1])
+
+    async def get_retired_periods(self) -> set[str]:
+        raw = await cast(Awaitable[set[bytes]], self.redis.smembers(self.keys.retired_periods))
+        return {r.decode() for r in raw}
 
     # -- audit log --------------------------------------------------------------------
 

@@ -6,6 +6,18 @@ and a crash can never leave half a move. Scripts answer with a status word first
 the store turns it into a domain result.
 """
 
+# Shared by every script that closes a conversation: when it is purged (later for a
+# conversation the police were let into), and that it still has to be counted.
+_SCHEDULE_PURGE = """
+local function schedule_purge(conv, cid, now, normal, police, purge, uncounted)
+  local involved = redis.call('HGET', conv, 'police_involved') == '1'
+  local at = tonumber(now) + tonumber(involved and police or normal)
+  redis.call('HSET', conv, 'purge_at', at)
+  redis.call('ZADD', purge, at, cid)
+  redis.call('SADD', uncounted, cid)
+end
+"""
+
 # KEYS: conv, msgs, dedup
 # ARGV: allowed states (comma list), field that must name the sender ("" = none:
 #       the young person), the sender's name, sender role, now ms, body,
@@ -28,7 +40,7 @@ if ARGV[7] ~= '' then
   if seen then return {'duplicate', seen} end
 end
 local seq = redis.call('RPUSH', KEYS[2], ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[6])
-redis.call('HSET', KEYS[1], 'last_seq', seq)
+redis.call('HSET', KEYS[1], 'last_seq', seq, 'last_activity', ARGV[5])
 if ARGV[7] ~= '' then
   redis.call('HSET', KEYS[3], dedup, seq)
   redis.call('EXPIRE', KEYS[3], tonumber(ARGV[8]))
@@ -52,10 +64,10 @@ return {'ok'}
 """
 
 # End a conversation. Unanswered (queued) -> closed; answered (active) -> ended.
-# KEYS: conv, queue, live
+# KEYS: conv, queue, live, purge, uncounted
 # ARGV: conversation id, allowed states (comma list), required counsellor ("" = any),
-#       ended_by, now ms
-END = """
+#       ended_by, now ms, retention ms, police retention ms
+END = _SCHEDULE_PURGE + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if not string.find(',' .. ARGV[2] .. ',', ',' .. state .. ',', 1, true) then
@@ -69,15 +81,18 @@ if state == 'queued' then
              'closed_at', ARGV[5])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
+  schedule_purge(KEYS[1], ARGV[1], ARGV[5], ARGV[6], ARGV[7], KEYS[4], KEYS[5])
   return {'ok', 'closed'}
 end
-redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[5], 'ended_by', ARGV[4])
+redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[5], 'ended_by', ARGV[4],
+           'last_activity', ARGV[5])
 return {'ok', 'ended'}
 """
 
-# KEYS: conv, held(counsellor), live
-# ARGV: conversation id, counsellor, now ms, then field/value pairs of the wrap-up
-WRAPUP = """
+# KEYS: conv, held(counsellor), live, purge, uncounted
+# ARGV: conversation id, counsellor, now ms, retention ms, police retention ms,
+#       then field/value pairs of the wrap-up
+WRAPUP = _SCHEDULE_PURGE + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[2] then return {'not_found'} end
@@ -86,7 +101,7 @@ if state == 'active' then
   redis.call('HSET', KEYS[1], 'ended_at', ARGV[3], 'ended_by', 'counsellor')
 end
 redis.call('HSET', KEYS[1], 'state', 'closed', 'closed_at', ARGV[3])
-for i = 4, #ARGV, 2 do
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('SREM', KEYS[2], ARGV[1])
@@ -96,6 +111,7 @@ local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
 if h == 'offered' or h == 'consented' or h == 'joined' then
   redis.call('HSET', KEYS[1], 'handover', 'ended', 'police_officer', '', 'police_offer', '')
 end
+schedule_purge(KEYS[1], ARGV[1], ARGV[3], ARGV[4], ARGV[5], KEYS[4], KEYS[5])
 return {'ok', state}
 """
 
@@ -220,3 +236,70 @@ for i = 1, #ARGV, 2 do
 end
 return {'ok'}
 """
+
+# Close a conversation nobody touched for too long (a young person who left the queue
+# by closing the tab, a wrap-up never filed).
+# KEYS: conv, queue, live, held(counsellor or a dummy), purge, uncounted
+# ARGV: conversation id, now ms, idle ms, retention ms, police retention ms
+CLOSE_IDLE = _SCHEDULE_PURGE + """
+local f = redis.call('HMGET', KEYS[1], 'state', 'queued_at', 'last_activity', 'accepted_at')
+if not f[1] or f[1] == 'closed' then return {'skip'} end
+local last = math.max(tonumber(f[2] or '0'), tonumber(f[3] or '0'), tonumber(f[4] or '0'))
+if last + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return {'skip'} end
+redis.call('HSET', KEYS[1], 'state', 'closed', 'closed_at', ARGV[2], 'ended_by', 'timeout')
+if redis.call('HGET', KEYS[1], 'ended_at') == false then
+  redis.call('HSET', KEYS[1], 'ended_at', ARGV[2])
+end
+local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
+if h == 'offered' or h == 'consented' or h == 'joined' then
+  redis.call('HSET', KEYS[1], 'handover', 'ended', 'police_officer', '', 'police_offer', '')
+end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+schedule_purge(KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5], KEYS[5], KEYS[6])
+return {'ok'}
+"""
+
+# The young person's "delete now": due at once, unless the police were let in.
+# KEYS: conv, purge; ARGV: conversation id, now ms
+PURGE_NOW = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end
+if redis.call('HGET', KEYS[1], 'police_involved') == '1' then return {'police'} end
+redis.call('HSET', KEYS[1], 'purge_at', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {'ok'}
+"""
+
+# Count a closed conversation once, into its statistics cell.
+# KEYS: conv, uncounted, stats(week); ARGV: conversation id, cell
+ROLLUP = """
+if redis.call('HGET', KEYS[1], 'counted') ~= '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+  redis.call('HSET', KEYS[1], 'counted', '1')
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# Delete every key of a due conversation in one step, counting it first if it was
+# never counted. Re-checks that it is due and still held by the expected counsellor.
+# KEYS: conv, msgs, dedup, e2e, wraps, who, nonces, purge, live, queue, held,
+#       uncounted, stats(week)
+# ARGV: conversation id, expected counsellor ("" = none), now ms, cell
+PURGE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local f = redis.call('HMGET', KEYS[1], 'purge_at', 'counsellor', 'counted')
+  if not f[1] or tonumber(f[1]) > tonumber(ARGV[3]) then return {'not_due'} end
+  if (f[2] or '') ~= ARGV[2] then return {'changed'} end
+  if f[3] ~= '1' then redis.call('HINCRBY', KEYS[13], ARGV[4], 1) end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('ZREM', KEYS[8], ARGV[1])
+redis.call('ZREM', KEYS[9], ARGV[1])
+redis.call('ZREM', KEYS[10], ARGV[1])
+redis.call('SREM', KEYS[11], ARGV[1])
+redis.call('SREM', KEYS[12], ARGV[1])
+return {'ok'}
+"""
+

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, AUDIT, STORE
+from helpline.appkeys import ACCOUNTS, AUDIT, RETENTION, STORE
 from helpline.domain.roles import Role
 from helpline.errors import Forbidden, HelplineError, InvalidPayload, Unauthorized, Unavailable
 from helpline.protocol import USERNAME, Str, parse
@@ -119,13 +119,13 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def _admin(request: web.Request) -> None:
-    """Only an admin's live session may read the audit log."""
+    """Only an admin's live session may read the audit log and the statistics."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
     session = await request.app[ACCOUNTS].authenticate(token.strip())
     if session.role is not Role.ADMIN:
-        raise Forbidden("Only an admin may read the audit log.")
+        raise Forbidden("Only an admin may read this.")
 
 
 def _int_query(request: web.Request, name: str, default: int, maximum: int) -> int:
@@ -152,6 +152,17 @@ async def audit_verify(request: web.Request) -> web.Response:
                               "first_broken": check.first_broken, "reason": check.reason})
 
 
+async def stats_export(request: web.Request) -> web.Response:
+    await _admin(request)
+    fmt = request.query.get("format", "json")
+    if fmt not in ("csv", "json"):
+        raise InvalidPayload("format must be csv or json.")
+    out = await request.app[RETENTION].export(fmt)
+    if isinstance(out, str):
+        return web.Response(text=out, content_type="text/csv")
+    return web.json_response({"rows": out})
+
+
 async def index(request: web.Request) -> web.Response:
     return web.json_response({
         "service": "helpline",
@@ -168,3 +179,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/logout", logout)
     app.router.add_get("/api/audit", audit_entries)
     app.router.add_get("/api/audit/verify", audit_verify)
+    app.router.add_get("/api/stats", stats_export)

@@ -45,6 +45,7 @@ class YouthNamespace(HelplineNamespace):
         self.answer_spec: Spec = {"offer_id": Str(OFFER_ID, 40), "accept": Bool(),
                                   "consent": CONSENT}
         self.history_wraps_spec: Spec = {"wraps": HISTORY_WRAPS}
+        self.end_spec: Spec = {"delete": Bool(required=False)}
         self.epoch_spec: Spec = {"epoch": Int(1, 2**32 - 1), "signing_key": Bytes(
             32, required=False, min_len=32), "wraps": WRAPS}
         self.open_spec: Spec = {"language": Str(LANGUAGE, 16, required=False)}
@@ -118,9 +119,9 @@ class YouthNamespace(HelplineNamespace):
                 "first_seq": history.first_seq}
 
     async def on_end(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, NO_FIELDS)
+        args = parse(payload, self.end_spec)
         cid = await self._conversation(sid)
-        state = await self.service.end(YouthActor(cid), cid)
+        state = await self.service.end(YouthActor(cid), cid, delete=args.get("delete", False))
         return {"state": state.value}
 
     async def on_keys(self, sid: str, payload: object) -> dict[str, Any]:
