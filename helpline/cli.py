@@ -73,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every run at INFO; our jobs log their own outcome.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if args.command == "serve":
         if args.host:
             settings = settings.with_overrides(host=args.host)

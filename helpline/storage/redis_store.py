@@ -525,8 +525,10 @@ class RedisStore:
         res = await self._run(self._purge_now,
                               [self.keys.conv(conversation_id), self.keys.purge],
                               [conversation_id, now_ms])
+        if res[0] == b"police":
+            return False
         _check(res)
-        return res[0] == b"ok"
+        return True
 
     async def list_due(self, now_ms: int, limit: int) -> list[ConversationId]:
         ids = cast(list[bytes], await self.redis.zrangebyscore(
