@@ -276,3 +276,20 @@ async def test_closing_the_conversation_ends_the_police_part(
     assert await police.held() == []
     _refused(await police.emit_raw("history", {"conversation_id": cid, "after_seq": 0}),
              "not_found")
+
+
+async def test_a_refused_police_epoch_opens_nothing(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth, counsellor, police, cid = await _setup(harness)
+    await _offer(youth, counsellor, cid)
+    wire = _consent_wire(youth, cid)
+    await youth.call("handover_answer", {"offer_id": youth.offer["offer_id"],  # type: ignore[index]
+                                         "accept": True, "consent": wire})
+    police_fp = key_statement_from_dict(youth.offer["police"]).statement.public_key.fingerprint  # type: ignore[index]
+    # An epoch with a police wrap but the wrong number is refused ...
+    _refused(await youth.emit_raw("epoch", {"epoch": 7, "wraps": [
+        {"recipient": police_fp, "wrap": b"w" * 82}]}), "invalid_state")
+    # ... and leaves no mark: there is still nothing for the police to join.
+    assert await police.handover_requests() == []
+    _refused(await police.emit_raw("police_join", {"conversation_id": cid}), "not_found")

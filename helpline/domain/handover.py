@@ -6,6 +6,7 @@
     offered / consented / joined ──counsellor ends the police part──> ended        │
     joined ──officer leaves──> left <──────────────────────────────────────────────┘
 
+Closing the conversation (wrap-up, idle timeout) ends any police part too.
 From declined, withdrawn, left or ended a counsellor may offer again (a new offer,
 a new consent). Only `joined` lets an officer read or write, and only the officer
 who joined.

@@ -275,6 +275,8 @@ class ConversationService:
         # An officer who was in it is told too: closing ends the police part.
         assert conv is not None
         await self._announce_state(updated, also=staff_readers(conv))
+        if conv.handover is Handover.CONSENTED:
+            await self.notifier.to_police("handover_requests", {})
         await self._overview_changed()
 
     async def reassign(

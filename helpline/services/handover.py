@@ -90,6 +90,7 @@ class HandoverService:
         await self._tell_everyone(conv, Handover.ENDED)
         await self.audit.record(actor.username, actor.role.value, AuditAction.POLICE_ENDED,
                                 conversation_id)
+        await self._requests_changed()
         return {"handover": Handover.ENDED.value}
 
     # -- young person -----------------------------------------------------------------

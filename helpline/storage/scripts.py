@@ -165,14 +165,15 @@ end
 if ARGV[4] == '1' then
   local h = redis.call('HGET', KEYS[1], 'handover') or 'none'
   if h ~= 'consented' and h ~= 'joined' then return {'no_consent', h} end
-  if (redis.call('HGET', KEYS[1], 'police_epoch') or '') == '' then
-    local from = tonumber(redis.call('HGET', KEYS[1], 'last_seq') or '0') + 1
-    redis.call('HSET', KEYS[1], 'police_epoch', ARGV[2], 'police_from_seq', from)
-  end
 end
 local current = tonumber(redis.call('HGET', KEYS[2], 'epoch') or '0')
 local epoch = tonumber(ARGV[2])
 if epoch ~= current + 1 then return {'bad_epoch', tostring(current)} end
+-- Only an accepted epoch marks where the police may start reading.
+if ARGV[4] == '1' and (redis.call('HGET', KEYS[1], 'police_epoch') or '') == '' then
+  local from = tonumber(redis.call('HGET', KEYS[1], 'last_seq') or '0') + 1
+  redis.call('HSET', KEYS[1], 'police_epoch', ARGV[2], 'police_from_seq', from)
+end
 if epoch == 1 then
   if ARGV[3] == '' then return {'bad_epoch', tostring(current)} end
   redis.call('HSET', KEYS[2], 'youth_key', ARGV[3])

@@ -59,6 +59,8 @@ async def errors_and_headers(request: web.Request, handler: Handler) -> web.Stre
         code = "not_found" if exc.status == 404 else "invalid_payload"
         response = web.json_response({"error": {"code": code, "message": exc.reason}},
                                      status=exc.status)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response

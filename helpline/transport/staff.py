@@ -7,6 +7,7 @@ a revoked or expired session stops working at once even before its socket drops.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -58,6 +59,7 @@ class StaffNamespace(HelplineNamespace):
         self.keys = keys
         self.handover = handover
         self.device_spec: Spec = {"encryption_key": KEY, "signing_key": KEY}
+        self._expiry: dict[str, asyncio.Task[None]] = {}
         self.conv_spec: Spec = {"conversation_id": CID}
         self.send_spec: Spec = {"conversation_id": CID, "body": Bytes(max_body),
                           "client_msg_id": Str(CLIENT_MSG_ID, 64, required=False)}
@@ -79,7 +81,8 @@ class StaffNamespace(HelplineNamespace):
             stored["session"] = session
         # A socket outlives no session: it is dropped when the session expires (and
         # at once on logout or disable, through the control channel).
-        self.server.start_background_task(self._expire, sid, session.expires_at)
+        self._expiry[sid] = self.server.start_background_task(self._expire, sid,
+                                                              session.expires_at)
         await self.enter_room(sid, session_room(session.token_hash))
         await self.enter_room(sid, staff_room(session.username))
         if session.role in QUEUE_ROLES:
@@ -188,6 +191,11 @@ class StaffNamespace(HelplineNamespace):
             self.server.start_background_task(self._drop_later, sid)
             raise Unauthorized("Your session has ended. Please sign in again.")
         return StaffActor(Username(session.username), Role(session.role))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        task = self._expiry.pop(sid, None)
+        if task is not None:
+            task.cancel()
 
     async def _expire(self, sid: str, expires_at_ms: int) -> None:
         await self.server.sleep(max(0.0, expires_at_ms / 1000 - time.time()))
