@@ -23,6 +23,10 @@ never rename one.
     │                                                for another conversation or police key)
     ├── ConsentExpired             consent_expired  (past its expiry, or too far ahead)
     ├── ConsentReplayed            consent_replayed (this consent was used before)
+    ├── InviteInvalid              invite_invalid   (no such invite)
+    ├── InviteExpired              invite_expired   (the invite's time is over)
+    ├── InviteUsed                 invite_used      (the invite was used already)
+    ├── Reserved                   reserved         (kept for a counsellor speaking its language)
     └── Unavailable                unavailable      (a dependency such as Redis is down)
 """
 
@@ -140,6 +144,31 @@ class ConsentReplayed(HelplineError):
     http_status = 409
 
 
+class InviteInvalid(HelplineError):
+    code = "invite_invalid"
+    default_message = "This invite code is not known. Check it, or chat without it."
+    http_status = 404
+
+
+class InviteExpired(HelplineError):
+    code = "invite_expired"
+    default_message = "This invite has expired. You can still chat with us without it."
+    http_status = 410
+
+
+class InviteUsed(HelplineError):
+    code = "invite_used"
+    default_message = "This invite was used already. You can still chat with us without it."
+    http_status = 409
+
+
+class Reserved(HelplineError):
+    code = "reserved"
+    default_message = ("This conversation is first offered to a counsellor who speaks its "
+                       "language. Try again in a minute.")
+    http_status = 409
+
+
 class Unavailable(HelplineError):
     code = "unavailable"
     default_message = "The service is briefly unavailable. Please try again."
@@ -164,5 +193,9 @@ ALL_ERRORS: tuple[type[HelplineError], ...] = (
     ConsentInvalid,
     ConsentExpired,
     ConsentReplayed,
+    InviteInvalid,
+    InviteExpired,
+    InviteUsed,
+    Reserved,
     Unavailable,
 )

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from helpline.domain.access import Action, StaffActor, YouthActor, check_access
-from helpline.domain.conversation import Conversation, State
+from helpline.domain.conversation import UNANSWERED, Conversation, State
 from helpline.domain.handover import Handover
 from helpline.domain.ids import ConversationId, Username
 from helpline.domain.roles import Role
@@ -31,7 +31,8 @@ def expected(actor: str, state: State, action: Action) -> object:
         if action in (R,):
             return OK
         if action in (S, E):
-            return OK if state in (State.QUEUED, State.ACTIVE) else InvalidState
+            return OK if state in (State.INTAKE, State.OFFLINE, State.QUEUED,
+                                   State.ACTIVE) else InvalidState
         return Forbidden
     if actor == "other_youth":
         return NotFound if action in (R, S, E) else Forbidden
@@ -47,7 +48,7 @@ def expected(actor: str, state: State, action: Action) -> object:
         return Forbidden
     if action is A:
         return OK if state is State.QUEUED else InvalidState
-    holds = actor == "holder" and state is not State.QUEUED
+    holds = actor == "holder" and state not in UNANSWERED
     if not holds:
         return NotFound
     if action is R:
@@ -76,7 +77,7 @@ def make_actor(name: str) -> YouthActor | StaffActor:
                          list(itertools.product(ACTORS, list(State), list(Action))))
 def test_access_table(actor: str, state: State, action: Action) -> None:
     conv = Conversation(id=CID, state=state, created_at=0, queued_at=0, last_seq=0,
-                        counsellor=None if state is State.QUEUED else Username("holder"))
+                        counsellor=None if state in UNANSWERED else Username("holder"))
     want = expected(actor, state, action)
     if want == OK:
         check_access(make_actor(actor), conv, action)

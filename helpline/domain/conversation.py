@@ -19,6 +19,8 @@ from helpline.domain.ids import ConversationId, Username
 
 
 class State(StrEnum):
+    INTAKE = "intake"  # talking with the automatic intake assistant
+    OFFLINE = "offline"  # left outside opening hours; queued when the helpline opens
     QUEUED = "queued"
     ACTIVE = "active"
     ENDED = "ended"
@@ -26,14 +28,16 @@ class State(StrEnum):
 
 
 # States in which the chat is open for messages and typing.
-CHAT_OPEN = frozenset({State.QUEUED, State.ACTIVE})
+CHAT_OPEN = frozenset({State.INTAKE, State.OFFLINE, State.QUEUED, State.ACTIVE})
+# States in which nobody has answered yet (ending closes at once).
+UNANSWERED = frozenset({State.INTAKE, State.OFFLINE, State.QUEUED})
 # States a counsellor can still file a wrap-up from.
 WRAPUP_FROM = frozenset({State.ACTIVE, State.ENDED})
 
 
 def state_after_end(state: State) -> State:
     """Ending an unanswered conversation closes it; an answered one awaits wrap-up."""
-    return State.CLOSED if state is State.QUEUED else State.ENDED
+    return State.CLOSED if state in UNANSWERED else State.ENDED
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,15 @@ class Conversation:
     police_epoch: int | None = None  # the first epoch wrapped for the police
     police_from_seq: int | None = None  # the first message the police may read
     police_expires: int | None = None  # consent expiry, Unix seconds
+    urgent: bool = False
+    age_band: str | None = None  # from the intake, a closed list
+    form_hint: str | None = None  # the young person's own choice of topic
+    intake_step: str | None = None
+    invited_by: Username | None = None
 
     def summary(self, now_ms: int) -> dict[str, object]:
         """The wire form staff see: state, timing, counsellor; no content."""
-        waiting_since = self.queued_at if self.state is State.QUEUED else None
+        waiting_since = self.queued_at if self.state in (State.QUEUED, State.OFFLINE) else None
         return {
             "conversation_id": self.id,
             "state": self.state.value,
@@ -73,4 +82,7 @@ class Conversation:
             "last_seq": self.last_seq,
             "handover": self.handover.value,
             "police_officer": self.police_officer,
+            "urgent": self.urgent,
+            "age_band": self.age_band,
+            "form_hint": self.form_hint,
         }

@@ -89,7 +89,8 @@ class RetentionService:
                 fields = await self.store.get_conversation_fields(cid)
                 counsellor = fields.get("counsellor") or None
                 week, cell = await self._cell(cid, fields)
-                if await self.store.purge_conversation(cid, counsellor, now, week, cell):
+                if await self.store.purge_conversation(cid, counsellor, now, week, cell,
+                                                       fields.get("return_lookup") or None):
                     done += 1
                     await self.audit.record("system", "system", AuditAction.PURGE, cid)
                     await self._tell(cid, counsellor, "purged")

@@ -27,6 +27,10 @@ key, so that no client string can reach into another key space.
     {p}statements:{username} hash  signing key fingerprint -> signed staff statement (JSON);
                                    kept for earlier devices too, so old messages still verify
     {p}grants:{username}    hash   period or police unit -> wrapped private key
+    {p}offline              zset   conversations left outside opening hours, by time
+    {p}return:{hmac}        string conversation id, under a keyed hash of a return code
+    {p}invite:{sha256}      hash   counsellor, expires_at, used: a one-time invite
+    {p}codefail             string failed return-code look-ups (global throttle, TTL)
     {p}purge                zset   conversation ids, scored by when they are purged (ms)
     {p}uncounted            set    closed conversations not yet counted in the statistics
     {p}stats:{week}         hash   "form|age|language|campaign|referral|police" -> count
@@ -129,6 +133,24 @@ class Keys:
 
     def login_failures(self, username: str) -> str:
         return f"{self.prefix}loginfail:{_user(username)}"
+
+    @property
+    def offline(self) -> str:
+        return f"{self.prefix}offline"
+
+    def return_code(self, lookup: str) -> str:
+        if len(lookup) != 64 or not all(c in "0123456789abcdef" for c in lookup):
+            raise BadKey("return code lookup")
+        return f"{self.prefix}return:{lookup}"
+
+    def invite(self, code_hash: str) -> str:
+        if len(code_hash) != 64 or not all(c in "0123456789abcdef" for c in code_hash):
+            raise BadKey("invite")
+        return f"{self.prefix}invite:{code_hash}"
+
+    @property
+    def code_failures(self) -> str:
+        return f"{self.prefix}codefail"
 
     @property
     def purge(self) -> str:

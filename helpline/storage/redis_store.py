@@ -21,7 +21,14 @@ from helpline.domain.ids import ConversationId, Username
 from helpline.domain.messages import Appended, Envelope
 from helpline.domain.roles import Role
 from helpline.domain.staff import Session, StaffMember
-from helpline.errors import CapacityReached, InvalidState, NotFound
+from helpline.errors import (
+    CapacityReached,
+    InvalidState,
+    InviteExpired,
+    InviteInvalid,
+    InviteUsed,
+    NotFound,
+)
 from helpline.storage import scripts
 from helpline.storage.keys import Keys
 
@@ -83,6 +90,10 @@ class RedisStore:
         self._purge_now = redis.register_script(scripts.PURGE_NOW)
         self._rollup = redis.register_script(scripts.ROLLUP)
         self._purge = redis.register_script(scripts.PURGE)
+        self._update_if_state = redis.register_script(scripts.UPDATE_IF_STATE)
+        self._finish_intake = redis.register_script(scripts.FINISH_INTAKE)
+        self._offline_to_queue = redis.register_script(scripts.OFFLINE_TO_QUEUE)
+        self._open_invite = redis.register_script(scripts.OPEN_INVITE)
 
     # -- health -------------------------------------------------------------------
 
@@ -97,23 +108,115 @@ class RedisStore:
 
     async def create_conversation(
         self, conversation_id: ConversationId, resume_hash: str, now_ms: int,
-        language: str | None,
+        language: str | None, state: State = State.QUEUED, campaign: str | None = None,
     ) -> None:
-        """Store a new queued conversation and put it in the queue, in one transaction."""
+        """Store a new conversation in `state` (queued, offline or intake) and index it,
+        in one transaction."""
         fields: dict[str, str | int] = {
-            "state": State.QUEUED.value,
+            "state": state.value,
             "created_at": now_ms,
             "queued_at": now_ms,
             "last_seq": 0,
             "resume_hash": resume_hash,
+            "last_activity": now_ms,
         }
         if language:
             fields["language"] = language
+        if campaign:
+            fields["campaign"] = campaign
+        if state is State.INTAKE:
+            fields["intake_step"] = "language"
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.conv(conversation_id), mapping=fields)  # type: ignore[arg-type]
-            pipe.zadd(self.keys.queue, {conversation_id: now_ms})
+            if state is State.QUEUED:
+                pipe.zadd(self.keys.queue, {conversation_id: now_ms})
+            if state is State.OFFLINE:
+                pipe.zadd(self.keys.offline, {conversation_id: now_ms})
             pipe.zadd(self.keys.live, {conversation_id: now_ms})
             await pipe.execute()
+
+    async def update_if_state(self, conversation_id: ConversationId, state: State,
+                              fields: dict[str, str | int]) -> None:
+        args: list[str | int] = [state.value]
+        for k, v in fields.items():
+            args += [k, v]
+        _check(await self._run(self._update_if_state, [self.keys.conv(conversation_id)],
+                               args))
+
+    async def finish_intake(self, conversation_id: ConversationId, now_ms: int,
+                            target: State, score: int, fields: dict[str, str | int]) -> None:
+        """Intake over: into the queue (with `score`) or, when closed, the offline set."""
+        args: list[str | int] = [conversation_id, now_ms, target.value, score]
+        for k, v in fields.items():
+            args += [k, v]
+        _check(await self._run(self._finish_intake, [
+            self.keys.conv(conversation_id), self.keys.queue, self.keys.offline], args))
+
+    async def list_offline(self) -> list[ConversationId]:
+        ids = cast(list[bytes], await self.redis.zrange(self.keys.offline, 0, -1))
+        return [ConversationId(i.decode()) for i in ids]
+
+    async def offline_to_queue(self, conversation_id: ConversationId, now_ms: int,
+                               score: int) -> bool:
+        res = await self._run(self._offline_to_queue, [
+            self.keys.conv(conversation_id), self.keys.queue, self.keys.offline],
+            [conversation_id, now_ms, score])
+        return res[0] == b"ok"
+
+    async def open_invited(self, code_hash: str, conversation_id: ConversationId,
+                           resume_hash: str, now_ms: int, language: str | None,
+                           campaign: str | None) -> str:
+        """Open a conversation held at once by the inviting counsellor; returns them.
+
+        Raises InviteInvalid, InviteExpired or InviteUsed.
+        """
+        res = await self._run(self._open_invite, [
+            self.keys.invite(code_hash), self.keys.conv(conversation_id), self.keys.live,
+            self.keys.participants(conversation_id)],
+            [conversation_id, now_ms, resume_hash, language or "", campaign or "",
+             f"{self.keys.prefix}held:"])
+        status = res[0]
+        if status == b"invalid":
+            raise InviteInvalid()
+        if status == b"expired":
+            raise InviteExpired()
+        if status == b"used":
+            raise InviteUsed()
+        return res[1].decode()
+
+    async def create_invite(self, code_hash: str, counsellor: str, expires_at_ms: int,
+                            keep_seconds: int) -> None:
+        key = self.keys.invite(code_hash)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"counsellor": counsellor, "expires_at": expires_at_ms,
+                                    "used": "0"})
+            pipe.expire(key, keep_seconds)
+            await pipe.execute()
+
+    async def set_return_code(self, conversation_id: ConversationId, lookup: str) -> None:
+        """Point a return code's keyed hash at the conversation (one code per chat)."""
+        old = cast(bytes | None, await self.redis.hget(self.keys.conv(conversation_id),
+                                                       "return_lookup"))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if old:
+                pipe.delete(self.keys.return_code(old.decode()))
+            pipe.set(self.keys.return_code(lookup), conversation_id)
+            pipe.hset(self.keys.conv(conversation_id), "return_lookup", lookup)
+            await pipe.execute()
+
+    async def find_return_code(self, lookup: str) -> ConversationId | None:
+        raw = cast(bytes | None, await self.redis.get(self.keys.return_code(lookup)))
+        return ConversationId(raw.decode()) if raw else None
+
+    async def set_code_wrap(self, conversation_id: ConversationId, blob: bytes) -> None:
+        await self.redis.hset(self.keys.e2e(conversation_id), "code_wrap", blob)
+
+    async def get_code_wrap(self, conversation_id: ConversationId) -> bytes | None:
+        return cast(bytes | None, await self.redis.hget(self.keys.e2e(conversation_id),
+                                                        "code_wrap"))
+
+    async def count_code_failure(self, window_seconds: int) -> int:
+        return int(await self._count(keys=[self.keys.code_failures], args=[window_seconds]))
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         raw = await cast(
@@ -173,7 +276,7 @@ class RedisStore:
         res = await self._run(
             self._end,
             [self.keys.conv(conversation_id), self.keys.queue, self.keys.live,
-             self.keys.purge, self.keys.uncounted],
+             self.keys.purge, self.keys.uncounted, self.keys.offline],
             [conversation_id, _csv(allowed), required_counsellor or "", ended_by, now_ms,
              *retention],
         )
@@ -516,7 +619,7 @@ class RedisStore:
         res = await self._run(
             self._close_idle,
             [self.keys.conv(conversation_id), self.keys.queue, self.keys.live, held,
-             self.keys.purge, self.keys.uncounted],
+             self.keys.purge, self.keys.uncounted, self.keys.offline],
             [conversation_id, now_ms, idle_ms, *retention])
         return res[0] == b"ok"
 
@@ -551,7 +654,7 @@ class RedisStore:
 
     async def purge_conversation(self, conversation_id: ConversationId,
                                  counsellor: str | None, now_ms: int, week: str,
-                                 cell: str) -> bool:
+                                 cell: str, return_lookup: str | None = None) -> bool:
         """Delete every key of a due conversation at once (counting it first if needed).
 
         False if it is no longer due or changed hands since it was read.
@@ -562,7 +665,9 @@ class RedisStore:
             self.keys.conv(cid), self.keys.msgs(cid), self.keys.dedup(cid), self.keys.e2e(cid),
             self.keys.wraps(cid), self.keys.participants(cid), self.keys.nonces(cid),
             self.keys.purge, self.keys.live, self.keys.queue, held, self.keys.uncounted,
-            self.keys.stats(week)], [cid, counsellor or "", now_ms, cell])
+            self.keys.stats(week),
+            self.keys.return_code(return_lookup) if return_lookup else f"{self.keys.prefix}none",
+            self.keys.offline], [cid, counsellor or "", now_ms, cell])
         return res[0] == b"ok"
 
     async def rewrite_persistence(self) -> None:
@@ -683,6 +788,7 @@ def _str(raw: dict[bytes, bytes], key: bytes) -> str | None:
 def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation:
     counsellor = _str(raw, b"counsellor")
     officer = _str(raw, b"police_officer")
+    invited = _str(raw, b"invited_by")
     return Conversation(
         id=ConversationId(conversation_id),
         state=State(raw[b"state"].decode()),
@@ -701,6 +807,11 @@ def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation
         police_epoch=_int(raw, b"police_epoch"),
         police_from_seq=_int(raw, b"police_from_seq"),
         police_expires=_int(raw, b"police_expires"),
+        urgent=raw.get(b"urgent") == b"1",
+        age_band=_str(raw, b"intake_age") or None,
+        form_hint=_str(raw, b"intake_form") or None,
+        intake_step=_str(raw, b"intake_step") or None,
+        invited_by=Username(invited) if invited else None,
     )
 
 

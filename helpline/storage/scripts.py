@@ -64,7 +64,7 @@ return {'ok'}
 """
 
 # End a conversation. Unanswered (queued) -> closed; answered (active) -> ended.
-# KEYS: conv, queue, live, purge, uncounted
+# KEYS: conv, queue, live, purge, uncounted, offline
 # ARGV: conversation id, allowed states (comma list), required counsellor ("" = any),
 #       ended_by, now ms, retention ms, police retention ms
 END = _SCHEDULE_PURGE + """
@@ -76,11 +76,12 @@ end
 if ARGV[3] ~= '' and redis.call('HGET', KEYS[1], 'counsellor') ~= ARGV[3] then
   return {'not_found'}
 end
-if state == 'queued' then
+if state == 'queued' or state == 'intake' or state == 'offline' then
   redis.call('HSET', KEYS[1], 'state', 'closed', 'ended_at', ARGV[5], 'ended_by', ARGV[4],
              'closed_at', ARGV[5])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
   schedule_purge(KEYS[1], ARGV[1], ARGV[5], ARGV[6], ARGV[7], KEYS[4], KEYS[5])
   return {'ok', 'closed'}
 end
@@ -240,7 +241,7 @@ return {'ok'}
 
 # Close a conversation nobody touched for too long (a young person who left the queue
 # by closing the tab, a wrap-up never filed).
-# KEYS: conv, queue, live, held(counsellor or a dummy), purge, uncounted
+# KEYS: conv, queue, live, held(counsellor or a dummy), purge, uncounted, offline
 # ARGV: conversation id, now ms, idle ms, retention ms, police retention ms
 CLOSE_IDLE = _SCHEDULE_PURGE + """
 local f = redis.call('HMGET', KEYS[1], 'state', 'queued_at', 'last_activity', 'accepted_at')
@@ -258,6 +259,7 @@ end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('ZREM', KEYS[7], ARGV[1])
 schedule_purge(KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5], KEYS[5], KEYS[6])
 return {'ok'}
 """
@@ -286,7 +288,7 @@ return 1
 # Delete every key of a due conversation in one step, counting it first if it was
 # never counted. Re-checks that it is due and still held by the expected counsellor.
 # KEYS: conv, msgs, dedup, e2e, wraps, who, nonces, purge, live, queue, held,
-#       uncounted, stats(week)
+#       uncounted, stats(week), return code lookup (or a dummy), offline
 # ARGV: conversation id, expected counsellor ("" = none), now ms, cell
 PURGE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -301,6 +303,75 @@ redis.call('ZREM', KEYS[9], ARGV[1])
 redis.call('ZREM', KEYS[10], ARGV[1])
 redis.call('SREM', KEYS[11], ARGV[1])
 redis.call('SREM', KEYS[12], ARGV[1])
+redis.call('DEL', KEYS[14])
+redis.call('ZREM', KEYS[15], ARGV[1])
 return {'ok'}
 """
 
+
+# Set fields only while the conversation is in the expected state.
+# KEYS: conv; ARGV: expected state, then field/value pairs
+UPDATE_IF_STATE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if state ~= ARGV[1] then return {'invalid_state', state} end
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return {'ok'}
+"""
+
+# Leave the intake (finished or skipped): into the queue, or into the offline set
+# outside opening hours.
+# KEYS: conv, queue, offline
+# ARGV: conversation id, now ms, target state ('queued' or 'offline'), queue score,
+#       then field/value pairs
+FINISH_INTAKE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+if state ~= 'intake' then return {'invalid_state', state} end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'queued_at', ARGV[2], 'intake_step', '',
+           'last_activity', ARGV[2])
+for i = 5, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+if ARGV[3] == 'queued' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+else
+  redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+end
+return {'ok'}
+"""
+
+# The helpline opened: an offline conversation joins the queue.
+# KEYS: conv, queue, offline; ARGV: conversation id, now ms, queue score
+OFFLINE_TO_QUEUE = """
+redis.call('ZREM', KEYS[3], ARGV[1])
+if redis.call('HGET', KEYS[1], 'state') ~= 'offline' then return {'skip'} end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'queued_at', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return {'ok'}
+"""
+
+# Open a conversation straight with the counsellor who made the invite; the invite
+# works once, before it expires.
+# KEYS: invite, conv, live, participants
+# ARGV: conversation id, now ms, resume hash, language ("" = none), campaign ("" = none),
+#       prefix of the held sets (the inviter is known only inside the script; fine on
+#       one Redis, not on a cluster)
+OPEN_INVITE = """
+local inv = redis.call('HMGET', KEYS[1], 'counsellor', 'expires_at', 'used')
+if not inv[1] then return {'invalid'} end
+if inv[3] == '1' then return {'used'} end
+if tonumber(inv[2]) <= tonumber(ARGV[2]) then return {'expired'} end
+redis.call('HSET', KEYS[1], 'used', '1')
+redis.call('HSET', KEYS[2], 'state', 'active', 'created_at', ARGV[2], 'queued_at', ARGV[2],
+           'accepted_at', ARGV[2], 'last_seq', 0, 'resume_hash', ARGV[3],
+           'counsellor', inv[1], 'invited_by', inv[1], 'last_activity', ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'language', ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'campaign', ARGV[5]) end
+redis.call('SADD', ARGV[6] .. inv[1], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
+redis.call('SADD', KEYS[4], inv[1])
+return {'ok', inv[1]}
+"""

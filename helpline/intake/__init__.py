@@ -1,0 +1,1 @@
+"""Intake assistant data: one script per language in scripts/ (docs/intake.md)."""
