@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from helpline.domain.hours import parse_hours
+
 T = TypeVar("T")
 
 
@@ -58,6 +60,13 @@ class Settings:
     # How often the retention jobs run (purge, idle timeout, roll-up, key retirement).
     job_interval_seconds: float = 60.0
     jobs_enabled: bool = True
+    opening_hours: str = "always"
+    holidays: str = ""
+    default_language: str = "nl"
+    language_hold_seconds: int = 60
+    invite_ttl_seconds: int = 7 * 24 * 3600
+    # The secret behind return-code look-ups; None: <data_dir>/return-code.key.
+    return_code_key_file: Path | None = None
 
     @property
     def resolved_keys_dir(self) -> Path:
@@ -88,6 +97,16 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError("must be a positive whole number")
     return value
+
+
+def _hours(raw: str) -> str:
+    parse_hours(raw)  # raises ValueError with what is wrong
+    return raw
+
+
+def _holidays(raw: str) -> str:
+    parse_hours("always", raw)
+    return raw
 
 
 def _non_negative_int(raw: str) -> int:
@@ -214,4 +233,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         job_interval_seconds=_get(env, "HELPLINE_JOB_INTERVAL_SECONDS", _positive_float,
                                   d.job_interval_seconds),
         jobs_enabled=_get(env, "HELPLINE_JOBS", _on_off, d.jobs_enabled),
+        opening_hours=_get(env, "HELPLINE_OPENING_HOURS", _hours, d.opening_hours),
+        holidays=_get(env, "HELPLINE_HOLIDAYS", _holidays, d.holidays),
+        default_language=_get(env, "HELPLINE_DEFAULT_LANGUAGE", _identifier,
+                              d.default_language),
+        language_hold_seconds=_get(env, "HELPLINE_LANGUAGE_HOLD_SECONDS", _non_negative_int,
+                                   d.language_hold_seconds),
+        invite_ttl_seconds=_get(env, "HELPLINE_INVITE_TTL_SECONDS", _positive_int,
+                                d.invite_ttl_seconds),
+        return_code_key_file=(Path(env["HELPLINE_RETURN_CODE_KEY_FILE"])
+                              if env.get("HELPLINE_RETURN_CODE_KEY_FILE") else None),
     )
