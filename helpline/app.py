@@ -18,8 +18,19 @@ import socketio
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, AUDIT, CONVERSATIONS, RETENTION, SETTINGS, SIO, STORE
+from helpline.appkeys import (
+    ACCOUNTS,
+    AUDIT,
+    CONVERSATIONS,
+    INTAKE,
+    RETENTION,
+    SETTINGS,
+    SIO,
+    STORE,
+)
 from helpline.config import Settings
+from helpline.domain.hours import parse_hours
+from helpline.domain.intake import load_scripts
 from helpline.domain.retention import RetentionPolicy
 from helpline.jobs import scheduler_ctx
 from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
@@ -27,9 +38,12 @@ from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationPolicy, ConversationService
 from helpline.services.handover import HandoverService
+from helpline.services.intake import Intake, IntakeService
+from helpline.services.invites import InviteService
 from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
 from helpline.services.retention import RetentionService
+from helpline.services.returncodes import ReturnCodes, load_secret
 from helpline.storage.fanout import BoundedRedisManager
 from helpline.storage.redis_store import RedisStore, connect_redis
 from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
@@ -92,7 +106,17 @@ def create_app(settings: Settings) -> web.Application:
         max_conversations_per_counsellor=settings.max_conversations_per_counsellor,
         history_page_size=settings.history_page_size,
         retention=retention_policy,
+        language_hold_ms=settings.language_hold_seconds * 1000,
     ), audit)
+    invites = InviteService(conversations, audit, settings.invite_ttl_seconds)
+    intake = IntakeService(store, conversations, invites, Intake(
+        scripts=load_scripts(),
+        hours=parse_hours(settings.opening_hours, settings.holidays),
+        default_language=settings.default_language,
+    ))
+    app[INTAKE] = intake
+    codes = ReturnCodes(store, load_secret(
+        settings.return_code_key_file or settings.data_dir / "return-code.key"))
     app[RETENTION] = RetentionService(store, notifier, clock, audit, retention_policy)
     app[AUDIT] = audit
     keys = KeyService(store, notifier)
@@ -100,9 +124,9 @@ def create_app(settings: Settings) -> web.Application:
     app[ACCOUNTS] = accounts
     app[CONVERSATIONS] = conversations
     sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys, handover,
-                                          settings.max_body_bytes))
+                                          intake, codes, settings.max_body_bytes))
     sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations, keys,
-                                          handover, settings.max_body_bytes))
+                                          handover, invites, settings.max_body_bytes))
     add_routes(app)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_control_listener_ctx)

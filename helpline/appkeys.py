@@ -9,6 +9,7 @@ from helpline.config import Settings
 from helpline.services.accounts import AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationService
+from helpline.services.intake import IntakeService
 from helpline.services.retention import RetentionService
 from helpline.storage.redis_store import RedisStore
 
@@ -19,3 +20,4 @@ CONVERSATIONS = web.AppKey("conversations", ConversationService)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 AUDIT = web.AppKey("audit", AuditLog)
 RETENTION = web.AppKey("retention", RetentionService)
+INTAKE = web.AppKey("intake", IntakeService)

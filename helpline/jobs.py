@@ -20,15 +20,18 @@ from dataclasses import asdict, is_dataclass
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from helpline.appkeys import RETENTION, SETTINGS, STORE
+from helpline.appkeys import INTAKE, RETENTION, SETTINGS, STORE
+from helpline.services.intake import IntakeService
 from helpline.services.retention import RetentionService
 from helpline.storage.redis_store import RedisStore
 
 log = logging.getLogger("helpline.jobs")
 
 
-def job_bodies(retention: RetentionService) -> dict[str, Callable[[], Awaitable[object]]]:
+def job_bodies(retention: RetentionService, intake: IntakeService
+               ) -> dict[str, Callable[[], Awaitable[object]]]:
     return {
+        "release_offline": intake.release_offline,
         "close_idle": retention.close_idle,
         "rollup": retention.rollup,
         "purge": retention.purge_due,
@@ -51,6 +54,8 @@ async def run_once(store: RedisStore, name: str, body: Callable[[], Awaitable[ob
             entry.update(asdict(result))
         elif isinstance(result, list):
             entry["done"] = len(result)
+        elif isinstance(result, int):
+            entry["done"] = result
     except Exception as exc:
         entry.update(ok=False, error=type(exc).__name__)
         log.error("job %s failed: %s; it runs again at its next slot",
@@ -69,7 +74,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     owner = f"{os.getpid()}-{secrets.token_hex(4)}"
     scheduler = AsyncIOScheduler(timezone="UTC")
     interval = settings.job_interval_seconds
-    for name, body in job_bodies(retention).items():
+    for name, body in job_bodies(retention, app[INTAKE]).items():
         async def tick(name: str = name, body: Callable[[], Awaitable[object]] = body
                        ) -> None:
             await run_once(store, name, body, interval, retention.clock.now_ms(), owner)

@@ -79,6 +79,10 @@ Spec = Mapping[str, Field]
 NO_FIELDS: Spec = {}
 KEY = Bytes(32, min_len=32)  # a raw X25519 or Ed25519 public key
 WRAPS = Items({"recipient": Str(FINGERPRINT, 64), "wrap": Bytes(256)}, max_items=8)
+CAMPAIGN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+INVITE = re.compile(r"[A-Za-z0-9_-]{16}")
+STEP = re.compile(r"[a-z0-9_]{1,40}")
+LOOKUP_CODE = re.compile(r"[a-z]{3,8}-[a-z]{3,8}-[a-z]{3,8}")
 B64URL = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 OFFER_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 CONSENT = Obj({"police_fingerprint": Str(FINGERPRINT, 64), "share_history": Bool(),

@@ -48,7 +48,7 @@ async def test_with_consent_and_no_shared_history_police_read_only_from_the_hand
     youth, counsellor, police, cid = await _setup(harness)
     assert await police.handover_requests() == []
     offer = await _offer(youth, counsellor, cid)
-    assert "police officer" in offer["text"] and offer["police"]["kind"] == "police-key"
+    assert "politieagent" in offer["text"] and offer["police"]["kind"] == "police-key"
     await youth.answer_handover(True, share_history=False)
     assert youth.readers == ["helpline team", "police unit"]
     await counsellor.wait_for("handover", lambda d: d["handover"] == "consented")

@@ -26,6 +26,7 @@ LABEL_STATEMENT_TEAM_KEY: Final = b"helpline/v1/statement/team-key"
 LABEL_STATEMENT_POLICE_KEY: Final = b"helpline/v1/statement/police-key"
 LABEL_STATEMENT_STAFF_KEY: Final = b"helpline/v1/statement/staff-key"
 LABEL_POLICE_CONSENT: Final = b"helpline/v1/police-consent"
+LABEL_RETURN_CODE: Final = b"helpline/v1/return-code"
 LABEL_WRAP_CONVERSATION_KEY: Final = b"helpline/v1/wrap/conversation-key"
 LABEL_WRAP_TEAM_KEY_GRANT: Final = b"helpline/v1/wrap/team-key-grant"
 LABEL_MSG_AAD: Final = b"helpline/v1/msg-aad"
@@ -38,6 +39,7 @@ ALL_LABELS: Final = (
     LABEL_STATEMENT_POLICE_KEY,
     LABEL_STATEMENT_STAFF_KEY,
     LABEL_POLICE_CONSENT,
+    LABEL_RETURN_CODE,
     LABEL_WRAP_CONVERSATION_KEY,
     LABEL_WRAP_TEAM_KEY_GRANT,
     LABEL_MSG_AAD,

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     BLOCK = "block"
     PURGE = "purge"
     KEY_RETIRED = "key_retired"
+    INVITE_CREATED = "invite_created"
     ACCOUNT_DISABLED = "account_disabled"
 
 

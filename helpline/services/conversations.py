@@ -33,6 +33,7 @@ from helpline.errors import (
     Forbidden,
     InvalidState,
     NotFound,
+    Reserved,
 )
 from helpline.services.audit import AuditLog
 from helpline.services.ports import Clock, Notifier
@@ -45,6 +46,7 @@ ACTIVE_ONLY = frozenset({State.ACTIVE})
 class ConversationPolicy:
     max_conversations_per_counsellor: int
     history_page_size: int
+    language_hold_ms: int = 60_000
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     @property
@@ -81,7 +83,8 @@ class ConversationService:
 
     # -- young person ---------------------------------------------------------------
 
-    async def open(self, language: str | None) -> Opened:
+    async def open(self, language: str | None, state: State = State.QUEUED,
+                   campaign: str | None = None) -> Opened:
         """A new anonymous conversation, straight into the queue (see announce_opened).
 
         The resume token is `<conversation id>.<secret>`; only the secret's hash is
@@ -90,7 +93,7 @@ class ConversationService:
         cid = new_conversation_id()
         secret = new_secret()
         await self.store.create_conversation(cid, secret_hash(secret), self.clock.now_ms(),
-                                             language)
+                                             language, state, campaign)
         conversation = await self._load(cid)
         position, length = await self.queue_position(cid)
         return Opened(conversation, f"{cid}.{secret}", position, length)
@@ -109,6 +112,16 @@ class ConversationService:
         if stored is None or not hmac.compare_digest(stored, secret_hash(secret)):
             raise NotFound()
         return await self._load(cid)
+
+    async def check_youth(self, actor: YouthActor, conversation_id: ConversationId) -> None:
+        """The young person's own, still open conversation (for codes and key wraps)."""
+        check_access(actor, await self.store.get_conversation(conversation_id), Action.SEND)
+
+    async def new_resume_token(self, conversation_id: ConversationId) -> str:
+        """Replace the resume token (coming back with a return code on a new device)."""
+        secret = new_secret()
+        await self.store.set_resume_hash(conversation_id, secret_hash(secret))
+        return f"{conversation_id}.{secret}"
 
     async def queue_position(self, conversation_id: ConversationId) -> tuple[int, int]:
         queue = await self.store.list_queue()
@@ -237,6 +250,8 @@ class ConversationService:
     async def accept(self, actor: StaffActor, conversation_id: ConversationId) -> Conversation:
         """Take a queued conversation. Of two racing counsellors exactly one wins."""
         conv = await self.store.get_conversation(conversation_id)
+        if conv is not None and conv.state is State.QUEUED:
+            await self._check_language_hold(actor, conv)
         try:
             check_access(actor, conv, Action.ACCEPT)
             await self.store.accept_conversation(
@@ -254,6 +269,23 @@ class ConversationService:
         await self._announce_state(updated)
         await self._queue_changed()
         return updated
+
+    async def _check_language_hold(self, actor: StaffActor, conv: Conversation) -> None:
+        """For a while, a conversation is kept for counsellors who speak its language
+        (if any exists): it is offered to them first."""
+        if not conv.language or self.clock.now_ms() >= conv.queued_at + \
+                self.policy.language_hold_ms:
+            return
+        me = await self.store.get_staff(actor.username)
+        if me is not None and conv.language in me.languages:
+            return
+        if conv.language in await self._spoken_languages():
+            raise Reserved()
+
+    async def _spoken_languages(self) -> set[str]:
+        """Languages some active counsellor or supervisor speaks."""
+        return {lang for m in await self.store.list_staff()
+                if not m.disabled and m.role in CHAT_ROLES for lang in m.languages}
 
     async def wrapup(
         self, actor: StaffActor, conversation_id: ConversationId, wrapup: WrapUp
@@ -359,9 +391,13 @@ class ConversationService:
     async def _queue_entries(self, queue: list[ConversationId]) -> list[dict[str, Any]]:
         now = self.clock.now_ms()
         entries = []
+        spoken = await self._spoken_languages() if queue else set()
         for position, conv in enumerate(await self.store.get_conversations(queue), start=1):
             entry = conv.summary(now)
             entry["position"] = position
+            hold = conv.queued_at + self.policy.language_hold_ms
+            entry["language_hold_until"] = (
+                hold if conv.language in spoken and hold > now else None)
             entries.append(entry)
         return entries
 
@@ -369,6 +405,9 @@ class ConversationService:
         now = self.clock.now_ms()
         live = await self.store.get_conversations(await self.store.list_live())
         return [c.summary(now) for c in live]
+
+    async def load(self, conversation_id: str) -> Conversation:
+        return await self._load(conversation_id)
 
     async def _load(self, conversation_id: str) -> Conversation:
         conv = await self.store.get_conversation(conversation_id)

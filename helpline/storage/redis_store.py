@@ -215,6 +215,10 @@ class RedisStore:
         return cast(bytes | None, await self.redis.hget(self.keys.e2e(conversation_id),
                                                         "code_wrap"))
 
+    async def get_code_failures(self) -> int:
+        raw = cast(bytes | None, await self.redis.get(self.keys.code_failures))
+        return int(raw) if raw else 0
+
     async def count_code_failure(self, window_seconds: int) -> int:
         return int(await self._count(keys=[self.keys.code_failures], args=[window_seconds]))
 
@@ -239,6 +243,9 @@ class RedisStore:
             self.redis.hget(self.keys.conv(conversation_id), "resume_hash"),
         )
         return raw.decode() if raw else None
+
+    async def set_resume_hash(self, conversation_id: str, resume_hash: str) -> None:
+        await self.redis.hset(self.keys.conv(conversation_id), "resume_hash", resume_hash)
 
     async def list_queue(self) -> list[ConversationId]:
         ids = cast(list[bytes], await self.redis.zrange(self.keys.queue, 0, -1))

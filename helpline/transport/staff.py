@@ -35,6 +35,7 @@ from helpline.protocol import (
 from helpline.services.accounts import AccountService
 from helpline.services.conversations import ConversationService
 from helpline.services.handover import HandoverService
+from helpline.services.invites import InviteService
 from helpline.services.keys import KeyService
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import (
@@ -51,13 +52,14 @@ CID = Str(CONVERSATION_ID, 22)
 class StaffNamespace(HelplineNamespace):
     def __init__(
         self, namespace: str, accounts: AccountService, service: ConversationService,
-        keys: KeyService, handover: HandoverService, max_body: int,
+        keys: KeyService, handover: HandoverService, invites: InviteService, max_body: int,
     ) -> None:
         super().__init__(namespace)
         self.accounts = accounts
         self.service = service
         self.keys = keys
         self.handover = handover
+        self.invites = invites
         self.device_spec: Spec = {"encryption_key": KEY, "signing_key": KEY}
         self._expiry: dict[str, asyncio.Task[None]] = {}
         self.conv_spec: Spec = {"conversation_id": CID}
@@ -95,7 +97,9 @@ class StaffNamespace(HelplineNamespace):
     async def on_whoami(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
         actor = await self._actor(sid)
-        return {"username": actor.username, "role": actor.role.value}
+        member = await self.accounts.store.get_staff(actor.username)
+        return {"username": actor.username, "role": actor.role.value,
+                "languages": list(member.languages) if member else []}
 
     async def on_queue(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
@@ -163,6 +167,10 @@ class StaffNamespace(HelplineNamespace):
         args = parse(payload, self.conv_spec)
         return await self.keys.conversation_keys(await self._actor(sid),
                                                  args["conversation_id"])
+
+    async def on_invite_create(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        return await self.invites.create(await self._actor(sid))
 
     async def on_handover_offer(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.conv_spec)

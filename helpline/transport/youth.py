@@ -13,12 +13,16 @@ from helpline.domain.access import YouthActor
 from helpline.domain.ids import ConversationId
 from helpline.errors import AlreadyOpen, NoConversation
 from helpline.protocol import (
+    CAMPAIGN,
     CLIENT_MSG_ID,
     CONSENT,
     HISTORY_WRAPS,
+    INVITE,
     LANGUAGE,
+    LOOKUP_CODE,
     NO_FIELDS,
     OFFER_ID,
+    STEP,
     TOKEN,
     WRAPS,
     Bool,
@@ -30,25 +34,41 @@ from helpline.protocol import (
 )
 from helpline.services.conversations import ConversationService
 from helpline.services.handover import HandoverService
+from helpline.services.intake import IntakeService
 from helpline.services.keys import KeyService
+from helpline.services.returncodes import ReturnCodes
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import youth_room
 
 
 class YouthNamespace(HelplineNamespace):
     def __init__(self, namespace: str, service: ConversationService, keys: KeyService,
-                 handover: HandoverService, max_body: int) -> None:
+                 handover: HandoverService, intake: IntakeService, codes: ReturnCodes,
+                 max_body: int) -> None:
         super().__init__(namespace)
         self.service = service
         self.keys = keys
         self.handover = handover
+        self.intake = intake
+        self.codes = codes
+        self.answer_intake_spec: Spec = {"step": Str(STEP, 20),
+                                         "choice": Str(STEP, 40, required=False),
+                                         "text": Str(max_len=2000, required=False)}
+        self.code_wrap_spec: Spec = {"blob": Bytes(8192)}
+        self.resume_code_spec: Spec = {"code": Str(LOOKUP_CODE, 40)}
         self.answer_spec: Spec = {"offer_id": Str(OFFER_ID, 40), "accept": Bool(),
                                   "consent": CONSENT}
         self.history_wraps_spec: Spec = {"wraps": HISTORY_WRAPS}
         self.end_spec: Spec = {"delete": Bool(required=False)}
         self.epoch_spec: Spec = {"epoch": Int(1, 2**32 - 1), "signing_key": Bytes(
             32, required=False, min_len=32), "wraps": WRAPS}
-        self.open_spec: Spec = {"language": Str(LANGUAGE, 16, required=False)}
+        self.open_spec: Spec = {
+            "language": Str(LANGUAGE, 16, required=False),
+            "browser_language": Str(LANGUAGE, 16, required=False),
+            "intake": Bool(required=False),
+            "invite": Str(INVITE, 32, required=False),
+            "campaign": Str(CAMPAIGN, 32, required=False),
+        }
         self.resume_spec: Spec = {"resume_token": Str(TOKEN), "last_seq": Int(required=False)}
         self.send_spec: Spec = {"body": Bytes(max_body), "client_msg_id": Str(CLIENT_MSG_ID, 64,
                                                                            required=False)}
@@ -66,16 +86,49 @@ class YouthNamespace(HelplineNamespace):
     async def on_open(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.open_spec)
         await self._require_none(sid)
-        opened = await self.service.open(args.get("language"))
-        await self._bind(sid, opened.conversation.id)
-        await self.service.announce_opened()
-        return {
-            "conversation_id": opened.conversation.id,
-            "resume_token": opened.resume_token,
-            "state": opened.conversation.state.value,
-            "position": opened.position,
-            "queue_length": opened.queue_length,
-        }
+
+        async def bind(cid: ConversationId) -> None:
+            await self._bind(sid, cid)
+
+        return await self.intake.start(
+            language=args.get("language"), browser_language=args.get("browser_language"),
+            intake=args.get("intake", False), invite=args.get("invite"),
+            campaign=args.get("campaign"), bind=bind)
+
+    async def on_intake_answer(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.answer_intake_spec)
+        cid = await self._conversation(sid)
+        return await self.intake.answer(YouthActor(cid), cid, args["step"],
+                                        args.get("choice"), args.get("text"))
+
+    async def on_intake_skip(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        cid = await self._conversation(sid)
+        return await self.intake.skip(YouthActor(cid), cid)
+
+    async def on_return_code(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        cid = await self._conversation(sid)
+        await self.service.check_youth(YouthActor(cid), cid)
+        return {"code": await self.codes.issue(cid)}
+
+    async def on_code_wrap(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.code_wrap_spec)
+        cid = await self._conversation(sid)
+        await self.service.check_youth(YouthActor(cid), cid)
+        await self.keys.store.set_code_wrap(cid, args["blob"])
+        return {}
+
+    async def on_resume_code(self, sid: str, payload: object) -> dict[str, Any]:
+        """Come back with a return code: the look-up words only (see returncodes)."""
+        args = parse(payload, self.resume_code_spec)
+        await self._require_none(sid)
+        cid = await self.codes.find(args["code"])
+        token = await self.service.new_resume_token(cid)
+        result = await self.on_resume(sid, {"resume_token": token})
+        result["resume_token"] = token
+        result["code_wrap"] = await self.keys.store.get_code_wrap(cid)
+        return result
 
     async def on_resume(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.resume_spec)
