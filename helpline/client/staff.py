@@ -166,6 +166,9 @@ class StaffClient(BaseClient):
     async def end_handover(self, conversation_id: str) -> dict[str, Any]:
         return await self.call("handover_end", {"conversation_id": conversation_id})
 
+    async def create_invite(self) -> dict[str, Any]:
+        return await self.call("invite_create")
+
     async def handover_requests(self) -> list[dict[str, Any]]:
         return list((await self.call("handover_requests"))["requests"])
 

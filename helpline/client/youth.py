@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -10,6 +11,7 @@ from helpline.client.e2e import ConversationCrypto
 from helpline.crypto.consent import sign_consent
 from helpline.crypto.keyring import Decrypted, YouthKeyring
 from helpline.crypto.keys import EncryptionPublicKey
+from helpline.crypto.returncode import lookup_part, unwrap_with_code, wrap_for_code
 from helpline.crypto.statements import (
     StatementKind,
     key_statement_from_dict,
@@ -36,6 +38,9 @@ class YouthClient(BaseClient):
         # Who can read the current epoch: what this client itself wrapped the key for.
         self.readers: list[str] = []
         self.offer: dict[str, Any] | None = None
+        self.prompt: dict[str, Any] | None = None  # the intake assistant's question
+        self.intake_log: list[dict[str, Any]] = []  # what was asked and answered
+        self.return_code: str | None = None
         self.sio.on("handover_offer", self._on_offer, namespace=self.namespace)
         self.sio.on("handover", self._on_handover, namespace=self.namespace)
         self.conversation_id: str | None = None
@@ -46,14 +51,21 @@ class YouthClient(BaseClient):
     async def connect(self) -> None:
         await self._connect()
 
-    async def open(self, language: str | None = None) -> dict[str, Any]:
+    async def open(self, language: str | None = None, *, intake: bool = False,
+                   browser_language: str | None = None, invite: str | None = None,
+                   campaign: str | None = None) -> dict[str, Any]:
         """Open a conversation; with a keyring, only after the team key verified."""
         team = None
         if self.keyring is not None:
             # Verify before anything exists on the server: a swapped key opens nothing.
             team = self.keyring.trusted_team_key(await self.call("keys"), int(time.time()))
-        payload = {"language": language} if language else {}
+        payload: dict[str, Any] = {"language": language, "browser_language": browser_language,
+                                   "invite": invite, "campaign": campaign}
+        payload = {k: v for k, v in payload.items() if v is not None}
+        if intake:
+            payload["intake"] = True
         result = await self.call("open", payload)
+        self.prompt = result.get("prompt")
         cid = result["conversation_id"]
         self.conversation_id = cid
         self.resume_token = result["resume_token"]
@@ -69,6 +81,77 @@ class YouthClient(BaseClient):
                 cid, lambda: self.call("conversation_keys"),
                 lambda keys: self._keyring().reader(cid, keys))
         return result
+
+    # -- intake assistant -------------------------------------------------------------
+
+    async def answer_intake(self, choice: str | None = None, text: str | None = None
+                            ) -> dict[str, Any]:
+        """Answer the assistant's current question (a button, free text, or both)."""
+        if self.prompt is None:
+            raise ClientError("no_prompt", "the intake assistant asked nothing")
+        payload: dict[str, Any] = {"step": self.prompt["step"]}
+        if choice is not None:
+            payload["choice"] = choice
+        if text:
+            payload["text"] = text
+        result = await self.call("intake_answer", payload)
+        self.intake_log.append({"question": self.prompt["text"], "choice": choice,
+                                "text": text})
+        return await self._after_intake(result)
+
+    async def skip_intake(self) -> dict[str, Any]:
+        return await self._after_intake(await self.call("intake_skip"))
+
+    async def _after_intake(self, result: dict[str, Any]) -> dict[str, Any]:
+        self.prompt = result.get("prompt")
+        self.state = result.get("state", self.state)
+        if self.prompt is None and self.keyring is not None and self.intake_log:
+            # The server kept nothing of the free text: this client writes the intake
+            # into the encrypted transcript, for the counsellor to read.
+            record = {"type": "intake", "answers": self.intake_log}
+            await self.send(self.keyring.seal_plaintext(json.dumps(record).encode()))
+        return result
+
+    # -- return codes -------------------------------------------------------------------
+
+    async def request_return_code(self) -> str:
+        """Get a code to come back later; this client wraps its keys under it."""
+        code = str((await self.call("return_code"))["code"])
+        self.return_code = code
+        await self._upload_code_wrap()
+        return code
+
+    async def resume_with_code(self, code: str) -> dict[str, Any]:
+        """Come back (on a new client) with a return code: find, unwrap, read on."""
+        result = await self.call("resume_code", {"code": lookup_part(code)})
+        cid = result["conversation_id"]
+        self.conversation_id, self.resume_token = cid, result["resume_token"]
+        self.state, self.return_code = result["state"], code
+        for envelope in result["messages"]:
+            self._take_envelope(envelope)
+        await self._fill_gap(cid)
+        ring = self.keyring
+        if ring is not None and result.get("code_wrap"):
+            signing, epoch_keys, epoch = unwrap_with_code(bytes(result["code_wrap"]), code, cid)
+            ring.restore(cid, signing, epoch_keys, epoch, 0)
+            self._team = ring.trusted_team_key(await self.call("keys"), int(time.time()))
+            self._crypto = ConversationCrypto(
+                cid, lambda: self.call("conversation_keys"),
+                lambda keys: self._keyring().reader(cid, keys))
+            await self._crypto.read(self.messages)
+            assert self._crypto.reader is not None
+            counter = self._crypto.reader.next_counter(signing.public.fingerprint_digest, epoch)
+            ring.restore(cid, signing, epoch_keys, epoch, counter)
+            self.readers = ["helpline team"]
+        await self._notify()
+        return result
+
+    async def _upload_code_wrap(self) -> None:
+        ring, cid, code = self.keyring, self.conversation_id, self.return_code
+        if ring is None or cid is None or code is None or not ring.epoch_keys:
+            return
+        await self.call("code_wrap", {"blob": wrap_for_code(code, cid, ring.signing,
+                                                             ring.epoch_keys, ring.epoch)})
 
     async def send_text(self, text: str, client_msg_id: str | None = None) -> dict[str, Any]:
         """Encrypt, sign and send a text message."""
@@ -129,6 +212,7 @@ class YouthClient(BaseClient):
         self.readers = ["helpline team"] + (["police unit"] if len(recipients) > 1 else [])
         if self._crypto is not None:
             self._crypto.reader = None  # read on with the new epoch's key
+        await self._upload_code_wrap()  # the code must open the new epoch too
 
     async def _on_offer(self, data: dict[str, Any]) -> None:
         self.offer = data

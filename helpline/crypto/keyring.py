@@ -143,9 +143,21 @@ class YouthKeyring:
         return wraps
 
     def seal_text(self, text: str) -> bytes:
+        return self.seal_plaintext(text_plaintext(text))
+
+    def seal_plaintext(self, plaintext: bytes) -> bytes:
         if self._sealer is None:
             raise CryptoError("no epoch key yet")
-        return self._sealer.seal(text_plaintext(text))
+        return self._sealer.seal(plaintext)
+
+    def restore(self, conversation_id: str, signing: SigningKeyPair,
+                epoch_keys: dict[int, bytes], epoch: int, next_counter: int) -> None:
+        """Take back keys unwrapped with a return code, and continue the count."""
+        self.signing, self.epoch_keys, self.epoch = signing, dict(epoch_keys), epoch
+        self._sealer = EnvelopeSealer(epoch_key=epoch_keys[epoch],
+                                      conversation_id=conversation_id, epoch=epoch,
+                                      role=SenderRole.YOUTH, signing_key=signing,
+                                      next_counter=next_counter)
 
     def reader(self, conversation_id: str, conversation_keys: Mapping[str, Any]
                ) -> tuple[TranscriptReader, dict[bytes, str]]:

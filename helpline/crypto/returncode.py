@@ -29,6 +29,12 @@ from helpline.crypto.errors import EncodingError, Tampered
 from helpline.crypto.keys import SigningKeyPair
 
 SCRYPT_LOG2_N = 15
+CODE_WORDS = 6
+LOOKUP_WORDS = 3  # the part the server is shown; the rest never leaves the client
+
+
+def lookup_part(code: str) -> str:
+    return "-".join(code.split("-")[:LOOKUP_WORDS])
 
 
 def _key(code: str, conversation_id: str) -> bytes:

@@ -18,24 +18,19 @@ from pathlib import Path
 
 from mnemonic import Mnemonic
 
+from helpline.crypto.returncode import CODE_WORDS, LOOKUP_WORDS, lookup_part
 from helpline.domain.ids import ConversationId
 from helpline.errors import NotFound, RateLimited
 from helpline.storage.redis_store import RedisStore
 
 WORDS = tuple(Mnemonic("english").wordlist)
 WORD_SET = frozenset(WORDS)
-CODE_WORDS = 6
-LOOKUP_WORDS = 3
 # Failed look-ups, all connections together, per minute: guessing 33 bits is hopeless.
 MAX_FAILURES_PER_MINUTE = 30
 
 
 def new_code() -> str:
     return "-".join(secrets.choice(WORDS) for _ in range(CODE_WORDS))
-
-
-def lookup_part(code: str) -> str:
-    return "-".join(code.split("-")[:LOOKUP_WORDS])
 
 
 def is_lookup(text: str) -> bool:
