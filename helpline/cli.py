@@ -81,16 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.port is not None:
             settings = settings.with_overrides(port=args.port)
         return _serve(settings, demo=args.demo)
-    if args.command == "users":
-        return asyncio.run(_users(settings, args))
-    if args.command == "keys":
-        return asyncio.run(_keys(settings, args))
-    if args.command == "transcript":
-        return asyncio.run(_transcript(settings, args))
-    if args.command == "audit":
-        return asyncio.run(_audit(settings, args))
-    if args.command == "stats":
-        return asyncio.run(_stats(settings, args))
+    commands = {"users": _users, "keys": _keys, "transcript": _transcript, "audit": _audit,
+                "stats": _stats}
+    if args.command in commands:
+        try:
+            return asyncio.run(commands[args.command](settings, args))
+        except (HelplineError, CryptoError) as exc:
+            print(f"error ({exc.code}): {exc}", file=sys.stderr)
+            return 1
     parser.print_help()
     return 2
 
@@ -160,45 +158,47 @@ def _resolve_redis(settings: Settings) -> tuple[Settings, EmbeddedRedis | None]:
 
 
 @contextlib.asynccontextmanager
-async def _accounts(settings: Settings) -> AsyncIterator[AccountService]:
+async def _store(settings: Settings) -> AsyncIterator[RedisStore]:
+    """The store for a command: REDIS_URL, or the embedded Redis (started if needed and
+    stopped again if this command started it)."""
+    settings, embedded = _resolve_redis(settings)
     assert settings.redis_url
     store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
     try:
-        yield AccountService(store, SystemClock(), AccountPolicy(
-            session_ttl_seconds=settings.session_ttl_seconds,
-            login_max_failures=settings.login_max_failures,
-            login_lock_seconds=settings.login_lock_seconds,
-            scrypt_log2_n=settings.scrypt_log2_n,
-        ))
+        yield store
     finally:
         await store.close()
+        if embedded:
+            embedded.stop()
+
+
+def _accounts(store: RedisStore, settings: Settings) -> AccountService:
+    return AccountService(store, SystemClock(), AccountPolicy(
+        session_ttl_seconds=settings.session_ttl_seconds,
+        login_max_failures=settings.login_max_failures,
+        login_lock_seconds=settings.login_lock_seconds,
+        scrypt_log2_n=settings.scrypt_log2_n,
+    ))
 
 
 async def _users(settings: Settings, args: argparse.Namespace) -> int:
-    settings, embedded = _resolve_redis(settings)
-    try:
-        async with _accounts(settings) as accounts:
-            if args.action == "add":
-                password = _read_password(args.generate)
-                languages = tuple(x.strip() for x in args.languages.split(",") if x.strip())
-                await accounts.add_user(args.name, Role(args.role), password, languages)
-                print(f"added {args.name} ({args.role})")
-                if args.generate:
-                    print(f"password: {password}")
-            elif args.action == "list":
-                for member in await accounts.list_users():
-                    state = "disabled" if member.disabled else "active"
-                    langs = ",".join(member.languages) or "-"
-                    print(f"{member.username}\t{member.role.value}\t{state}\t{langs}")
-            elif args.action == "disable":
-                revoked = await accounts.disable_user(args.name)
-                print(f"disabled {args.name}; revoked {revoked} session(s)")
-    except HelplineError as exc:
-        print(f"error ({exc.code}): {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        if embedded:
-            embedded.stop()
+    async with _store(settings) as store:
+        accounts = _accounts(store, settings)
+        if args.action == "add":
+            password = _read_password(args.generate)
+            languages = tuple(x.strip() for x in args.languages.split(",") if x.strip())
+            await accounts.add_user(args.name, Role(args.role), password, languages)
+            print(f"added {args.name} ({args.role})")
+            if args.generate:
+                print(f"password: {password}")
+        elif args.action == "list":
+            for member in await accounts.list_users():
+                state = "disabled" if member.disabled else "active"
+                langs = ",".join(member.languages) or "-"
+                print(f"{member.username}\t{member.role.value}\t{state}\t{langs}")
+        elif args.action == "disable":
+            revoked = await accounts.disable_user(args.name)
+            print(f"disabled {args.name}; revoked {revoked} session(s)")
     return 0
 
 
@@ -218,10 +218,7 @@ def _key_admin(settings: Settings, store: RedisStore, passphrase: bytes) -> KeyA
 
 
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
-    settings, embedded = _resolve_redis(settings)
-    assert settings.redis_url
-    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
-    try:
+    async with _store(settings) as store:
         if args.action == "show":
             signing = await store.get_signing_key()
             if signing is None:
@@ -251,55 +248,31 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
             fp = fingerprint(device["encryption"], KeyKind.X25519)
             print(f"granted {', '.join(granted) or 'a staff statement only'} to {args.name}")
             print(f"device key fingerprint: {fp} (compare it with the one on their device)")
-    except (HelplineError, CryptoError) as exc:
-        print(f"error ({exc.code}): {exc}", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-        if embedded:
-            embedded.stop()
     return 0
 
 
 async def _transcript(settings: Settings, args: argparse.Namespace) -> int:
-    settings, embedded = _resolve_redis(settings)
-    assert settings.redis_url
-    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
-    try:
-        passphrase = _read_passphrase(args.passphrase_file) if args.passphrase_file else None
-        device_key = read_encryption_key_file(Path(args.key), passphrase)
+    passphrase = _read_passphrase(args.passphrase_file) if args.passphrase_file else None
+    device_key = read_encryption_key_file(Path(args.key), passphrase)
+    async with _store(settings) as store:
         username, messages = await export_transcript(store, args.conversation, device_key,
                                                      args.pin)
-    except (HelplineError, CryptoError) as exc:
-        print(f"error ({exc.code}): {exc}", file=sys.stderr)
-        return 1
-    finally:
-        await store.close()
-        if embedded:
-            embedded.stop()
     if args.format == "json":
         print(json.dumps([m.__dict__ for m in messages], ensure_ascii=False, indent=1))
-    else:
-        print(f"# conversation {args.conversation}, opened with the key of {username}")
-        for m in messages:
-            when = dt.datetime.fromtimestamp(m.sent_at / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-            body = m.text if m.error is None else f"[refused: {m.error}]"
-            print(f"{m.seq:>5} {when} {m.sender_role:<10} {m.sender or '-':<14} {body}")
+        return 0
+    print(f"# conversation {args.conversation}, opened with the key of {username}")
+    for m in messages:
+        when = dt.datetime.fromtimestamp(m.sent_at / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        body = m.text if m.error is None else f"[refused: {m.error}]"
+        print(f"{m.seq:>5} {when} {m.sender_role:<10} {m.sender or '-':<14} {body}")
     return 0
 
 
 async def _stats(settings: Settings, args: argparse.Namespace) -> int:
-    settings, embedded = _resolve_redis(settings)
-    assert settings.redis_url
-    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
-    try:
+    async with _store(settings) as store:
         service = RetentionService(store, None, SystemClock(), AuditLog(store, SystemClock()),
                                    _retention_policy(settings))
         out = await service.export(args.format)
-    finally:
-        await store.close()
-        if embedded:
-            embedded.stop()
     print(out if isinstance(out, str) else json.dumps(out, indent=1), end="")
     return 0
 
@@ -311,20 +284,13 @@ def _retention_policy(settings: Settings) -> RetentionPolicy:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    settings, embedded = _resolve_redis(settings)
-    assert settings.redis_url
-    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
-    try:
+    async with _store(settings) as store:
         log = AuditLog(store, SystemClock())
         if args.action == "show":
             for entry in await log.entries(max(args.start, 0), max(min(args.limit, 1000), 1)):
                 print(entry.to_json())
             return 0
         check = await log.verify()
-    finally:
-        await store.close()
-        if embedded:
-            embedded.stop()
     if check.ok:
         print(f"audit log intact: {check.entries} entries")
         return 0
@@ -351,7 +317,8 @@ async def _ensure_demo_accounts(settings: Settings) -> list[tuple[str, str, str]
         for line in path.read_text().splitlines():
             name, role, password = line.split("\t")
             known[name] = (role, password)
-    async with _accounts(settings) as accounts:
+    async with _store(settings) as store:
+        accounts = _accounts(store, settings)
         existing = {m.username for m in await accounts.list_users()}
         for name, role, languages in DEMO_ACCOUNTS:
             if name in existing:
@@ -390,9 +357,7 @@ async def _ensure_demo_keys(settings: Settings) -> str:
         fd = os.open(passphrase_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(24))
-    assert settings.redis_url
-    store = RedisStore(connect_redis(settings.redis_url, 4), settings.key_prefix)
-    try:
+    async with _store(settings) as store:
         admin = _key_admin(settings, store, passphrase_path.read_bytes())
         if not (settings.resolved_keys_dir / "signing.pem").exists():
             await admin.init()
@@ -410,8 +375,6 @@ async def _ensure_demo_keys(settings: Settings) -> str:
             await store.set_device(name, enc.public.raw, sig.public.raw)
             await admin.grant(name)
         return fp
-    finally:
-        await store.close()
 
 
 async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
