@@ -85,10 +85,12 @@ class BaseClient:
             raise
 
     async def disconnect(self) -> None:
-        await self.sio.disconnect()
-        for task in list(self._tasks):
-            task.cancel()
-        await self._close_http()
+        try:
+            await self.sio.disconnect()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await self._close_http()
 
     async def _close_http(self) -> None:
         # engineio keeps an aiohttp session that a refused connect leaves open.
