@@ -28,9 +28,9 @@ from helpline.appkeys import (
     SIO,
     STORE,
 )
-from helpline.config import Settings
+from helpline.config import ConfigError, Settings
 from helpline.domain.hours import parse_hours
-from helpline.domain.intake import load_scripts
+from helpline.domain.intake import Script, load_scripts
 from helpline.domain.retention import RetentionPolicy
 from helpline.jobs import scheduler_ctx
 from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
@@ -52,6 +52,15 @@ from helpline.transport.staff import StaffNamespace
 from helpline.transport.youth import YouthNamespace
 
 log = logging.getLogger("helpline.app")
+
+
+def check_settings(settings: Settings) -> dict[str, Script]:
+    """What settings alone cannot check: the default language needs a script."""
+    scripts = load_scripts()
+    if settings.default_language not in scripts:
+        raise ConfigError(f"HELPLINE_DEFAULT_LANGUAGE={settings.default_language!r} has no "
+                          f"intake script; choose one of {', '.join(sorted(scripts))}")
+    return scripts
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -109,8 +118,9 @@ def create_app(settings: Settings) -> web.Application:
         language_hold_ms=settings.language_hold_seconds * 1000,
     ), audit)
     invites = InviteService(conversations, audit, settings.invite_ttl_seconds)
+    scripts = check_settings(settings)
     intake = IntakeService(store, conversations, invites, Intake(
-        scripts=load_scripts(),
+        scripts=scripts,
         hours=parse_hours(settings.opening_hours, settings.holidays),
         default_language=settings.default_language,
     ))

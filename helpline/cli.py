@@ -32,7 +32,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from helpline.app import create_app
+from helpline.app import check_settings, create_app
 from helpline.config import ConfigError, Settings, load_settings
 from helpline.crypto.errors import CryptoError
 from helpline.crypto.keyfile import (
@@ -338,6 +338,11 @@ async def _ensure_demo_accounts(settings: Settings) -> list[tuple[str, str, str]
 
 
 def _serve(settings: Settings, demo: bool) -> int:
+    try:
+        check_settings(settings)
+    except ConfigError as exc:  # fail before starting anything
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     settings, embedded = _resolve_redis(settings)
     where = f"embedded, in {settings.data_dir / 'redis'}" if embedded else "external (REDIS_URL)"
     try:

@@ -261,3 +261,41 @@ async def test_free_text_from_intake_never_reaches_redis_or_logs(
     # Opened and verified (a reader shows a non-text type by its name).
     assert (record[0].text, record[0].error, record[0].sender_role) == (
         "[intake]", None, "youth")
+
+
+async def test_the_server_never_sees_the_secret_half_of_a_return_code(
+    harness: Harness, server: ServerProcess
+) -> None:
+    await harness.init_keys()
+    youth = await harness.secure_youth()
+    code = await youth.request_return_code()
+    secret_half = "-".join(code.split("-")[3:])
+    r = await harness.redis()
+    blob = b""
+    async for key in r.scan_iter(match=f"{harness.prefix}*"):
+        blob += key
+        if (await r.type(key)).decode() == "hash":
+            blob += b"".join(k + v for k, v in (await r.hgetall(key)).items())
+        elif (await r.type(key)).decode() == "string":
+            blob += await r.get(key)
+    await r.aclose()
+    for text in (code, secret_half, "-".join(code.split("-")[:3])):
+        assert text.encode() not in blob
+        assert text not in server.log()
+
+
+async def test_a_reconnect_during_the_intake_gets_the_current_question(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth = await harness.youth(open_=False)
+    await youth.open(intake=True)
+    await youth.answer_intake(choice="fr")
+    assert youth.resume_token
+    await youth.disconnect()
+    again = YouthClient(server.url)
+    harness.clients.append(again)
+    await again.connect()
+    resumed = await again.resume(youth.resume_token)
+    assert resumed["state"] == "intake"
+    assert resumed["prompt"]["step"] == "age"
+    assert resumed["prompt"]["text"] == SCRIPTS["fr"].step("age").question  # type: ignore[union-attr]

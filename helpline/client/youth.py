@@ -11,7 +11,12 @@ from helpline.client.e2e import ConversationCrypto
 from helpline.crypto.consent import sign_consent
 from helpline.crypto.keyring import Decrypted, YouthKeyring
 from helpline.crypto.keys import EncryptionPublicKey
-from helpline.crypto.returncode import lookup_part, unwrap_with_code, wrap_for_code
+from helpline.crypto.returncode import (
+    lookup_part,
+    new_code,
+    unwrap_with_code,
+    wrap_for_code,
+)
 from helpline.crypto.statements import (
     StatementKind,
     key_statement_from_dict,
@@ -116,7 +121,8 @@ class YouthClient(BaseClient):
 
     async def request_return_code(self) -> str:
         """Get a code to come back later; this client wraps its keys under it."""
-        code = str((await self.call("return_code"))["code"])
+        code = new_code()  # made here: the server is told only the look-up half
+        await self.call("return_code", {"code": lookup_part(code)})
         self.return_code = code
         await self._upload_code_wrap()
         return code

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from mnemonic import Mnemonic
 
 from helpline.crypto.constants import LABEL_RETURN_CODE, NONCE_BYTES, PROTOCOL_VERSION
 from helpline.crypto.encoding import b64url_decode, b64url_encode, encode_fields, identifier_bytes
@@ -31,6 +33,14 @@ from helpline.crypto.keys import SigningKeyPair
 SCRYPT_LOG2_N = 15
 CODE_WORDS = 6
 LOOKUP_WORDS = 3  # the part the server is shown; the rest never leaves the client
+
+
+WORDS: tuple[str, ...] = tuple(Mnemonic("english").wordlist)  # BIP-39, 2,048 words
+
+
+def new_code() -> str:
+    """Six random words; made on the young person's device."""
+    return "-".join(secrets.choice(WORDS) for _ in range(CODE_WORDS))
 
 
 def lookup_part(code: str) -> str:

@@ -250,7 +250,7 @@ class ConversationService:
     async def accept(self, actor: StaffActor, conversation_id: ConversationId) -> Conversation:
         """Take a queued conversation. Of two racing counsellors exactly one wins."""
         conv = await self.store.get_conversation(conversation_id)
-        if conv is not None and conv.state is State.QUEUED:
+        if conv is not None and conv.state is State.QUEUED and actor.role in CHAT_ROLES:
             await self._check_language_hold(actor, conv)
         try:
             check_access(actor, conv, Action.ACCEPT)

@@ -99,6 +99,15 @@ class IntakeService:
         return scripts.get(language or "", scripts.get(self.intake.default_language)
                            or next(iter(scripts.values())))
 
+    def current_prompt(self, language: str | None, step: str | None) -> dict[str, Any] | None:
+        """The question a conversation in intake is at (after a reconnect)."""
+        if step is None:
+            return None
+        if step == LANGUAGE_STEP:
+            return self.first_prompt(language or self.intake.default_language)
+        current = self.script(language).step(step)
+        return current.to_wire() if current else None
+
     def first_prompt(self, language: str) -> dict[str, Any]:
         return language_step(self.intake.scripts, self.script(language).language)
 
@@ -108,7 +117,8 @@ class IntakeService:
     def offline_info(self, language: str | None) -> dict[str, Any]:
         """When the helpline opens next, and the words to say so."""
         opens = self.intake.hours.next_opening(self._now())
-        when = opens.astimezone(AMSTERDAM).strftime("%A %d %B %H:%M") if opens else "?"
+        # Numbers only: the same in every language's text.
+        when = opens.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M") if opens else "?"
         return {"opens_at": opens.isoformat() if opens else None,
                 "text": self.script(language).texts["offline"].format(opens_at=when)}
 

@@ -1,11 +1,12 @@
 """Return codes: come back later, on any device, with a few words.
 
-A code is six words from the BIP-39 English list (2,048 plain words, 11 bits each).
-The first three are the look-up: the server finds the conversation under an HMAC of
-them, keyed with a secret that lives outside Redis, so a Redis dump alone maps no
-code to a conversation. The young person's client derives, from all six, the key
-that wraps its own conversation keys (docs/crypto.md, "Return codes"); the last
-three words never reach the server, so the server cannot unwrap them.
+A code is six words from the BIP-39 English list (2,048 plain words, 11 bits each),
+made by the young person's own client. The first three are the look-up: the client
+registers them, and the server finds the conversation under an HMAC of them, keyed
+with a secret that lives outside Redis, so a Redis dump alone maps no code to a
+conversation. The client derives, from all six, the key that wraps its conversation
+keys (docs/crypto.md, "Return codes"); the last three words never reach the server,
+so the server cannot unwrap them.
 """
 
 from __future__ import annotations
@@ -16,21 +17,14 @@ import os
 import secrets
 from pathlib import Path
 
-from mnemonic import Mnemonic
-
-from helpline.crypto.returncode import CODE_WORDS, LOOKUP_WORDS, lookup_part
+from helpline.crypto.returncode import LOOKUP_WORDS, WORDS
 from helpline.domain.ids import ConversationId
-from helpline.errors import NotFound, RateLimited
+from helpline.errors import Conflict, InvalidPayload, NotFound, RateLimited
 from helpline.storage.redis_store import RedisStore
 
-WORDS = tuple(Mnemonic("english").wordlist)
 WORD_SET = frozenset(WORDS)
 # Failed look-ups, all connections together, per minute: guessing 33 bits is hopeless.
 MAX_FAILURES_PER_MINUTE = 30
-
-
-def new_code() -> str:
-    return "-".join(secrets.choice(WORDS) for _ in range(CODE_WORDS))
 
 
 def is_lookup(text: str) -> bool:
@@ -59,18 +53,25 @@ class ReturnCodes:
     def _lookup(self, lookup_words: str) -> str:
         return hmac.new(self.secret, lookup_words.encode(), hashlib.sha256).hexdigest()
 
-    async def issue(self, conversation_id: ConversationId) -> str:
-        """A new code for the conversation (any earlier code stops working)."""
-        code = new_code()
-        await self.store.set_return_code(conversation_id, self._lookup(lookup_part(code)))
-        return code
+    async def register(self, conversation_id: ConversationId, lookup_words: str) -> None:
+        """Register the look-up half of a code the young person's client made (any
+        earlier code of the conversation stops working). The other half never comes
+        here: it is the client's alone, for the key wrap."""
+        if not is_lookup(lookup_words):
+            raise InvalidPayload("A code is made of words from the word list.")
+        lookup = self._lookup(lookup_words)
+        owner = await self.store.find_return_code(lookup)
+        if owner is not None and owner != conversation_id:
+            raise Conflict("That code is taken; make another.")
+        await self.store.set_return_code(conversation_id, lookup)
 
     async def find(self, lookup_words: str) -> ConversationId:
         # While failures flood in, every look-up waits out the minute, right codes too:
         # otherwise a guesser would still learn when a guess is right.
         if await self.store.get_code_failures() >= MAX_FAILURES_PER_MINUTE:
             raise RateLimited()
-        cid = await self.store.find_return_code(self._lookup(lookup_words))
+        cid = (await self.store.find_return_code(self._lookup(lookup_words))
+               if is_lookup(lookup_words) else None)
         if cid is None:
             await self.store.count_code_failure(60)
             raise NotFound("No conversation has this code.")

@@ -245,7 +245,8 @@ return {'ok'}
 # ARGV: conversation id, now ms, idle ms, retention ms, police retention ms
 CLOSE_IDLE = _SCHEDULE_PURGE + """
 local f = redis.call('HMGET', KEYS[1], 'state', 'queued_at', 'last_activity', 'accepted_at')
-if not f[1] or f[1] == 'closed' then return {'skip'} end
+-- A message left while the helpline was closed waits for the opening, however long.
+if not f[1] or f[1] == 'closed' or f[1] == 'offline' then return {'skip'} end
 local last = math.max(tonumber(f[2] or '0'), tonumber(f[3] or '0'), tonumber(f[4] or '0'))
 if last + tonumber(ARGV[3]) > tonumber(ARGV[2]) then return {'skip'} end
 redis.call('HSET', KEYS[1], 'state', 'closed', 'closed_at', ARGV[2], 'ended_by', 'timeout')

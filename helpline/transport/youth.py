@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpline.domain.access import YouthActor
+from helpline.domain.conversation import State
 from helpline.domain.ids import ConversationId
 from helpline.errors import AlreadyOpen, NoConversation
 from helpline.protocol import (
@@ -107,10 +108,12 @@ class YouthNamespace(HelplineNamespace):
         return await self.intake.skip(YouthActor(cid), cid)
 
     async def on_return_code(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, NO_FIELDS)
+        """Register the look-up words of a code the client made (never the whole code)."""
+        args = parse(payload, self.resume_code_spec)
         cid = await self._conversation(sid)
         await self.service.check_youth(YouthActor(cid), cid)
-        return {"code": await self.codes.issue(cid)}
+        await self.codes.register(cid, args["code"])
+        return {}
 
     async def on_code_wrap(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.code_wrap_spec)
@@ -148,6 +151,8 @@ class YouthNamespace(HelplineNamespace):
             "messages": [m.to_wire() for m in history.messages],
             "last_seq": history.last_seq,
             "more": history.more,
+            "prompt": (self.intake.current_prompt(conv.language, conv.intake_step)
+                       if conv.state is State.INTAKE else None),
         }
 
     async def on_send(self, sid: str, payload: object) -> dict[str, Any]:
