@@ -17,15 +17,6 @@ class StaffMember:
     created_at: int
     languages: tuple[str, ...] = ()
 
-    def public(self) -> dict[str, object]:
-        return {
-            "username": self.username,
-            "role": self.role.value,
-            "disabled": self.disabled,
-            "created_at": self.created_at,
-            "languages": list(self.languages),
-        }
-
 
 @dataclass(frozen=True)
 class Session:
