@@ -211,8 +211,8 @@ class StaffClient(BaseClient):
             for conv in await self.held():
                 await self._fill_gap(conv["conversation_id"])
             await self.queue()
-        except ClientError:
-            pass
+        except ClientError as exc:
+            await self._record("resync_failed", {"code": exc.code})
 
     async def _fill_gap(self, conversation_id: str) -> None:
         transcript = self.transcript(conversation_id)

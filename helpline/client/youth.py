@@ -296,8 +296,9 @@ class YouthClient(BaseClient):
         if self.resume_token:
             try:
                 await self.resume()
-            except ClientError:
-                pass
+            except ClientError as exc:
+                # Tell the app (e.g. the conversation was purged meanwhile).
+                await self._record("resync_failed", {"code": exc.code})
 
     async def _fill_gap(self, conversation_id: str) -> None:
         transcript = self.transcript(conversation_id)

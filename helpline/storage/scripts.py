@@ -241,7 +241,8 @@ return {'ok'}
 
 # Close a conversation nobody touched for too long (a young person who left the queue
 # by closing the tab, a wrap-up never filed).
-# KEYS: conv, queue, live, held(counsellor or a dummy), purge, uncounted, offline
+# KEYS: conv, queue, live, held(counsellor; an unused key when none), purge, uncounted,
+#       offline
 # ARGV: conversation id, now ms, idle ms, retention ms, police retention ms
 CLOSE_IDLE = _SCHEDULE_PURGE + """
 local f = redis.call('HMGET', KEYS[1], 'state', 'queued_at', 'last_activity', 'accepted_at')
@@ -289,7 +290,7 @@ return 1
 # Delete every key of a due conversation in one step, counting it first if it was
 # never counted. Re-checks that it is due and still held by the expected counsellor.
 # KEYS: conv, msgs, dedup, e2e, wraps, who, nonces, purge, live, queue, held,
-#       uncounted, stats(week), return code lookup (or a dummy), offline
+#       uncounted, stats(week), return code look-up (an unused key when none), offline
 # ARGV: conversation id, expected counsellor ("" = none), now ms, cell
 PURGE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then
