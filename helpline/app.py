@@ -127,7 +127,8 @@ def create_app(settings: Settings) -> web.Application:
     app[INTAKE] = intake
     codes = ReturnCodes(store, load_secret(
         settings.return_code_key_file or settings.data_dir / "return-code.key"))
-    app[RETENTION] = RetentionService(store, notifier, clock, audit, retention_policy)
+    app[RETENTION] = RetentionService(store, notifier, clock, audit, retention_policy,
+                                      on_live_changed=conversations.announce_opened)
     app[AUDIT] = audit
     keys = KeyService(store, notifier)
     handover = HandoverService(store, notifier, clock, audit)

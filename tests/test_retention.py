@@ -384,3 +384,24 @@ async def test_statistics_export_hides_small_cells_and_holds_no_identifier(
             f"{srv.url}/api/stats", headers={"Authorization": f"Bearer {counsellor.token}"}
     ) as resp:
         assert resp.status == 403
+
+
+async def test_an_idle_conversation_is_closed_and_leaves_the_queue(harness: Harness) -> None:
+    harness.server(HELPLINE_JOB_INTERVAL_SECONDS="0.5", HELPLINE_IDLE_HOURS="1")
+    counsellor = await harness.staff("yolanda")
+    youth = await harness.youth()
+    cid = youth.conversation_id
+    assert cid
+    await counsellor.wait_for("queue", lambda d: len(d["entries"]) == 1)
+    # Nothing happened in it for two hours (the young person closed the tab).
+    r = await harness.redis()
+    two_hours_ago = int(time.time() * 1000) - 2 * 3600 * 1000
+    await r.hset(f"{harness.prefix}conv:{cid}", mapping={
+        "queued_at": two_hours_ago, "last_activity": two_hours_ago})
+    await r.aclose()
+    await youth.wait_for("state", lambda d: d["state"] == "closed", timeout=5)
+    await counsellor.wait_until(lambda: counsellor.queue_entries == [], timeout=5)
+    r = await harness.redis()
+    fields = await r.hgetall(f"{harness.prefix}conv:{cid}")
+    await r.aclose()
+    assert fields[b"ended_by"] == b"timeout" and b"purge_at" in fields

@@ -9,6 +9,7 @@ and the pass goes on; that conversation stays due and is tried again next run.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from helpline.domain.audit import AuditAction
@@ -39,12 +40,15 @@ class PassResult:
 
 class RetentionService:
     def __init__(self, store: RedisStore, notifier: Notifier | None, clock: Clock,
-                 audit: AuditLog, policy: RetentionPolicy) -> None:
+                 audit: AuditLog, policy: RetentionPolicy,
+                 on_live_changed: Callable[[], Awaitable[None]] | None = None) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
         self.audit = audit
         self.policy = policy
+        # Re-announce the queue and overview when a pass closed or purged live chats.
+        self.on_live_changed = on_live_changed
 
     @property
     def _retention_ms(self) -> tuple[int, int]:
@@ -66,6 +70,8 @@ class RetentionService:
             except Exception as exc:  # one bad conversation must not stop the pass
                 failed += 1
                 log.error("closing an idle conversation failed: %s", type(exc).__name__)
+        if done and self.on_live_changed is not None:
+            await self.on_live_changed()
         return PassResult(done, failed)
 
     async def rollup(self) -> PassResult:
@@ -99,6 +105,8 @@ class RetentionService:
                 log.error("purging a conversation failed: %s", type(exc).__name__)
         if done:
             await self.store.rewrite_persistence()
+            if self.on_live_changed is not None:
+                await self.on_live_changed()
         return PassResult(done, failed)
 
     async def retire_keys(self) -> list[str]:
