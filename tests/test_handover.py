@@ -36,6 +36,14 @@ async def _offer(youth: YouthClient, counsellor: StaffClient, cid: str) -> dict[
     return await youth.wait_for("handover_offer", lambda d: d["conversation_id"] == cid)
 
 
+async def _joined(youth: YouthClient, counsellor: StaffClient, police: StaffClient,
+                  cid: str, share_history: bool = False) -> None:
+    """Offer, the young person's yes, and the officer in."""
+    await _offer(youth, counsellor, cid)
+    await youth.answer_handover(True, share_history=share_history)
+    await police.police_join(cid)
+
+
 def _refused(ack: object, code: str) -> None:
     """A refusal says only its code and a message: no ciphertext, no metadata."""
     assert isinstance(ack, dict) and set(ack) == {"error"}, ack
@@ -87,9 +95,7 @@ async def test_with_shared_history_police_read_everything(
     harness: Harness, server: ServerProcess
 ) -> None:
     youth, counsellor, police, cid = await _setup(harness)
-    await _offer(youth, counsellor, cid)
-    await youth.answer_handover(True, share_history=True)
-    await police.police_join(cid)
+    await _joined(youth, counsellor, police, cid, share_history=True)
     await youth.send_text("and this is new")
     await police.wait_until(lambda: len(police.messages(cid)) == 3)
     assert [(m.text, m.error) for m in await police.read(cid)] == [
@@ -101,9 +107,7 @@ async def test_withdrawal_removes_police_at_once_and_locks_the_next_epoch(
     harness: Harness, server: ServerProcess
 ) -> None:
     youth, counsellor, police, cid = await _setup(harness)
-    await _offer(youth, counsellor, cid)
-    await youth.answer_handover(True)
-    await police.police_join(cid)
+    await _joined(youth, counsellor, police, cid)
     await police.send_text(cid, "hello")
 
     started = time.monotonic()
@@ -239,9 +243,7 @@ async def test_the_counsellor_and_the_officer_can_end_the_police_part(
     harness: Harness, server: ServerProcess
 ) -> None:
     youth, counsellor, police, cid = await _setup(harness)
-    await _offer(youth, counsellor, cid)
-    await youth.answer_handover(True)
-    await police.police_join(cid)
+    await _joined(youth, counsellor, police, cid)
     await police.police_leave(cid)
     await youth.wait_for("handover", lambda d: d["handover"] == "left")
     await youth.wait_until(lambda: youth.readers == ["helpline team"])
@@ -267,9 +269,7 @@ async def test_closing_the_conversation_ends_the_police_part(
     harness: Harness, server: ServerProcess
 ) -> None:
     youth, counsellor, police, cid = await _setup(harness)
-    await _offer(youth, counsellor, cid)
-    await youth.answer_handover(True)
-    await police.police_join(cid)
+    await _joined(youth, counsellor, police, cid)
     assert [c["conversation_id"] for c in await police.held()] == [cid]  # after a reconnect
     await counsellor.wrapup(cid, "criminal", "16_17", "police")
     await police.wait_for("state", lambda d: d["state"] == "closed")

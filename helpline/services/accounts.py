@@ -72,6 +72,10 @@ class AccountService:
     async def list_users(self) -> list[StaffMember]:
         return await self.store.list_staff()
 
+    async def languages(self, username: str) -> list[str]:
+        member = await self.store.get_staff(username)
+        return list(member.languages) if member else []
+
     async def disable_user(self, username: str, by: str = "cli") -> int:
         """Disable the account, revoke its sessions and drop its live connections.
 

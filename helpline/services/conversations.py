@@ -113,10 +113,6 @@ class ConversationService:
             raise NotFound()
         return await self._load(cid)
 
-    async def check_youth(self, actor: YouthActor, conversation_id: ConversationId) -> None:
-        """The young person's own, still open conversation (for codes and key wraps)."""
-        check_access(actor, await self.store.get_conversation(conversation_id), Action.SEND)
-
     async def new_resume_token(self, conversation_id: ConversationId) -> str:
         """Replace the resume token (coming back with a return code on a new device)."""
         secret = new_secret()

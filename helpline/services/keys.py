@@ -141,6 +141,17 @@ class KeyService:
         except HandoverConflict:
             raise Forbidden("Your consent does not share earlier messages.") from None
 
+    async def store_code_wrap(self, actor: YouthActor, conversation_id: ConversationId,
+                              blob: bytes) -> None:
+        """Keep the young person's keys wrapped under their return code (opaque here)."""
+        check_access(actor, await self.store.get_conversation(conversation_id), Action.SEND)
+        await self.store.set_code_wrap(conversation_id, blob)
+
+    async def code_wrap(self, actor: YouthActor, conversation_id: ConversationId
+                        ) -> bytes | None:
+        check_access(actor, await self.store.get_conversation(conversation_id), Action.READ)
+        return await self.store.get_code_wrap(conversation_id)
+
     async def conversation_keys(
         self, actor: YouthActor | StaffActor, conversation_id: ConversationId
     ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import secrets
 from pathlib import Path
 
 from helpline.crypto.returncode import LOOKUP_WORDS, WORDS
+from helpline.domain.access import Action, YouthActor, check_access
 from helpline.domain.ids import ConversationId
 from helpline.errors import Conflict, InvalidPayload, NotFound, RateLimited
 from helpline.storage.redis_store import RedisStore
@@ -53,10 +54,12 @@ class ReturnCodes:
     def _lookup(self, lookup_words: str) -> str:
         return hmac.new(self.secret, lookup_words.encode(), hashlib.sha256).hexdigest()
 
-    async def register(self, conversation_id: ConversationId, lookup_words: str) -> None:
+    async def register(self, actor: YouthActor, conversation_id: ConversationId,
+                       lookup_words: str) -> None:
         """Register the look-up half of a code the young person's client made (any
         earlier code of the conversation stops working). The other half never comes
         here: it is the client's alone, for the key wrap."""
+        check_access(actor, await self.store.get_conversation(conversation_id), Action.SEND)
         if not is_lookup(lookup_words):
             raise InvalidPayload("A code is made of words from the word list.")
         lookup = self._lookup(lookup_words)

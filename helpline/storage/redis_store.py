@@ -552,12 +552,12 @@ class RedisStore:
             n.decode() for n in
             await cast(Awaitable[set[bytes]], self.redis.smembers(self.keys.staff_index))
         )
-        out = []
-        for name in names:
-            member = await self.get_staff(name)
-            if member:
-                out.append(member)
-        return out
+        # One round trip: this runs on every queue change (languages spoken).
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(self.keys.staff(name))
+            rows: list[dict[bytes, bytes]] = await pipe.execute()
+        return [_staff(name, raw) for name, raw in zip(names, rows, strict=True) if raw]
 
     async def disable_staff(self, username: str) -> list[str]:
         """Mark disabled and delete every session, atomically; returns the session hashes."""

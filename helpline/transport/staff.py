@@ -97,9 +97,8 @@ class StaffNamespace(HelplineNamespace):
     async def on_whoami(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
         actor = await self._actor(sid)
-        member = await self.accounts.store.get_staff(actor.username)
         return {"username": actor.username, "role": actor.role.value,
-                "languages": list(member.languages) if member else []}
+                "languages": await self.accounts.languages(actor.username)}
 
     async def on_queue(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)

@@ -111,15 +111,13 @@ class YouthNamespace(HelplineNamespace):
         """Register the look-up words of a code the client made (never the whole code)."""
         args = parse(payload, self.resume_code_spec)
         cid = await self._conversation(sid)
-        await self.service.check_youth(YouthActor(cid), cid)
-        await self.codes.register(cid, args["code"])
+        await self.codes.register(YouthActor(cid), cid, args["code"])
         return {}
 
     async def on_code_wrap(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.code_wrap_spec)
         cid = await self._conversation(sid)
-        await self.service.check_youth(YouthActor(cid), cid)
-        await self.keys.store.set_code_wrap(cid, args["blob"])
+        await self.keys.store_code_wrap(YouthActor(cid), cid, args["blob"])
         return {}
 
     async def on_resume_code(self, sid: str, payload: object) -> dict[str, Any]:
@@ -130,7 +128,7 @@ class YouthNamespace(HelplineNamespace):
         token = await self.service.new_resume_token(cid)
         result = await self.on_resume(sid, {"resume_token": token})
         result["resume_token"] = token
-        result["code_wrap"] = await self.keys.store.get_code_wrap(cid)
+        result["code_wrap"] = await self.keys.code_wrap(YouthActor(cid), cid)
         return result
 
     async def on_resume(self, sid: str, payload: object) -> dict[str, Any]:
