@@ -7,7 +7,7 @@ conversation before it lets any officer in.
 
 Signed bytes:
 
-    encode_fields("helpline/v1/police-consent",
+    encode_fields("helpline/v2/police-consent",
                   ASCII conversation id, police unit key fingerprint digest (32 bytes),
                   share history (1 byte: 0 or 1), u64be(expires_at, Unix seconds),
                   nonce (16 to 64 random bytes))

@@ -3,7 +3,7 @@
 Every byte string that is signed, hashed, used as HPKE `info` or as AES-GCM
 associated data starts with one of these ASCII labels (see encoding.encode_fields),
 so a signature or binding made for one purpose can never be taken for another.
-The `v1` in each label is the protocol version; a new version gets new labels.
+The `v2` in each label is the protocol version; a new version gets new labels.
 Changing any value here breaks every stored transcript and the test vectors.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 # Version byte at the start of every envelope and wrap blob.
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 
 # Suite 1: HPKE base mode with DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM
 # (RFC 9180 ids kem 0x0020, kdf 0x0001, aead 0x0002) for wraps; AES-256-GCM with a
@@ -20,17 +20,17 @@ PROTOCOL_VERSION: Final = 1
 # fingerprints. One byte names the whole combination so nothing is negotiated.
 SUITE_ID: Final = 1
 
-LABEL_FINGERPRINT_X25519: Final = b"helpline/v1/fingerprint/x25519"
-LABEL_FINGERPRINT_ED25519: Final = b"helpline/v1/fingerprint/ed25519"
-LABEL_STATEMENT_TEAM_KEY: Final = b"helpline/v1/statement/team-key"
-LABEL_STATEMENT_POLICE_KEY: Final = b"helpline/v1/statement/police-key"
-LABEL_STATEMENT_STAFF_KEY: Final = b"helpline/v1/statement/staff-key"
-LABEL_POLICE_CONSENT: Final = b"helpline/v1/police-consent"
-LABEL_RETURN_CODE: Final = b"helpline/v1/return-code"
-LABEL_WRAP_CONVERSATION_KEY: Final = b"helpline/v1/wrap/conversation-key"
-LABEL_WRAP_TEAM_KEY_GRANT: Final = b"helpline/v1/wrap/team-key-grant"
-LABEL_MSG_AAD: Final = b"helpline/v1/msg-aad"
-LABEL_MSG_SIG: Final = b"helpline/v1/msg-sig"
+LABEL_FINGERPRINT_X25519: Final = b"helpline/v2/fingerprint/x25519"
+LABEL_FINGERPRINT_ED25519: Final = b"helpline/v2/fingerprint/ed25519"
+LABEL_STATEMENT_TEAM_KEY: Final = b"helpline/v2/statement/team-key"
+LABEL_STATEMENT_POLICE_KEY: Final = b"helpline/v2/statement/police-key"
+LABEL_STATEMENT_STAFF_KEY: Final = b"helpline/v2/statement/staff-key"
+LABEL_POLICE_CONSENT: Final = b"helpline/v2/police-consent"
+LABEL_RETURN_CODE: Final = b"helpline/v2/return-code"
+LABEL_WRAP_CONVERSATION_KEY: Final = b"helpline/v2/wrap/conversation-key"
+LABEL_WRAP_TEAM_KEY_GRANT: Final = b"helpline/v2/wrap/team-key-grant"
+LABEL_MSG_AAD: Final = b"helpline/v2/msg-aad"
+LABEL_MSG_SIG: Final = b"helpline/v2/msg-sig"
 
 ALL_LABELS: Final = (
     LABEL_FINGERPRINT_X25519,

@@ -66,7 +66,7 @@ def test_encode_fields_is_unambiguous() -> None:
     assert encode_fields(b"L", b"ab", b"c") != encode_fields(b"L", b"a", b"bc")
     assert encode_fields(b"L", b"abc") != encode_fields(b"L", b"ab", b"c")
     # A label that is a prefix of another cannot be confused with it.
-    assert encode_fields(b"helpline/v1/msg", b"-aad") != encode_fields(b"helpline/v1/msg-aad")
+    assert encode_fields(b"helpline/v2/msg", b"-aad") != encode_fields(b"helpline/v2/msg-aad")
 
 
 def test_decode_fields_inverts_and_checks_label() -> None:
@@ -81,7 +81,7 @@ def test_decode_fields_inverts_and_checks_label() -> None:
 def test_labels_are_distinct_ascii() -> None:
     assert len(set(ALL_LABELS)) == len(ALL_LABELS)
     for label in ALL_LABELS:
-        assert label.decode("ascii").startswith("helpline/v1/")
+        assert label.decode("ascii").startswith("helpline/v2/")
 
 
 def test_uint_be() -> None:

@@ -86,7 +86,7 @@ def test_round_trip() -> None:
 
 def test_layout() -> None:
     envelope = seal(b"abc", counter=0x01020304, epoch=0x0A0B0C0D)
-    assert envelope[:4] == bytes([1, 1, ROLE_CODES[SenderRole.YOUTH], N])
+    assert envelope[:4] == bytes([2, 1, ROLE_CODES[SenderRole.YOUTH], N])
     assert envelope[4 : 4 + N] == CONV.encode()
     assert envelope[4 + N : 8 + N] == bytes([0x0A, 0x0B, 0x0C, 0x0D])
     assert envelope[8 + N : 12 + N] == bytes([1, 2, 3, 4])
@@ -224,11 +224,11 @@ def test_signature_does_not_cover_a_different_label() -> None:
     [
         b"",
         b"\x01",
-        b"\x01\x01",
-        bytes([1, 1, 1, N]) + b"x" * 50,
-        bytes([1, 1, 1, 0]) + b"x" * 200,
-        bytes([1, 1, 1, 200]) + b"x" * 200,
-        bytes([1, 1, 1, N]) + "é".encode() * 11 + b"x" * 200,
+        b"\x02\x01",
+        bytes([2, 1, 1, N]) + b"x" * 50,
+        bytes([2, 1, 1, 0]) + b"x" * 200,
+        bytes([2, 1, 1, 200]) + b"x" * 200,
+        bytes([2, 1, 1, N]) + "é".encode() * 11 + b"x" * 200,
     ],
 )
 def test_malformed(data: bytes) -> None:

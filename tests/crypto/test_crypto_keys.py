@@ -23,7 +23,7 @@ from helpline.crypto.keys import (
 
 def test_fingerprint_definition() -> None:
     raw = bytes(range(32))
-    expected = hashlib.sha256(encode_fields(b"helpline/v1/fingerprint/x25519", raw)).hexdigest()
+    expected = hashlib.sha256(encode_fields(b"helpline/v2/fingerprint/x25519", raw)).hexdigest()
     assert fingerprint(raw, KeyKind.X25519) == expected
     assert EncryptionPublicKey(raw).fingerprint == expected
     assert len(expected) == 64 and expected == expected.lower()

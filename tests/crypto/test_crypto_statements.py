@@ -63,7 +63,7 @@ def test_sign_and_verify() -> None:
 
 
 def test_signed_bytes_layout() -> None:
-    fields = decode_fields(b"helpline/v1/statement/team-key", team_statement().signed_bytes())
+    fields = decode_fields(b"helpline/v2/statement/team-key", team_statement().signed_bytes())
     assert fields == (
         b"2025-W48",
         TEAM.public.raw,
@@ -146,15 +146,15 @@ def test_transport_round_trip() -> None:
     text = key_statement_to_json(signed)
     assert key_statement_from_json(text) == signed
     data = json.loads(text)
-    assert data["kind"] == "team-key" and data["v"] == 1
+    assert data["kind"] == "team-key" and data["v"] == 2
     assert key_statement_from_dict(key_statement_to_dict(signed)) == signed
 
 
 @pytest.mark.parametrize(
     ("change", "error"),
     [
-        ({"v": 2}, UnsupportedVersion),
-        ({"v": "1"}, EncodingError),
+        ({"v": 1}, UnsupportedVersion),
+        ({"v": "2"}, EncodingError),
         ({"kind": "staff-key"}, EncodingError),
         ({"not_before": "1"}, EncodingError),
         ({"not_before": 1.5}, EncodingError),

@@ -34,7 +34,7 @@ def test_conversation_key_round_trip() -> None:
     key = generate_epoch_key()
     wrapped = wrap_conversation_key(key, TEAM.public, conversation_id=CONV, epoch=3)
     assert len(wrapped) == WRAPPED_BYTES == 82
-    assert wrapped[:2] == b"\x01\x01"
+    assert wrapped[:2] == b"\x02\x01"
     assert unwrap_conversation_key(wrapped, TEAM, conversation_id=CONV, epoch=3) == key
     # Fresh ephemeral key every time: two wraps of one key differ.
     assert wrapped != wrap_conversation_key(key, TEAM.public, conversation_id=CONV, epoch=3)
@@ -50,8 +50,8 @@ def test_wrap_is_plain_hpke_with_our_info() -> None:
 
 def test_info_layout() -> None:
     info = conversation_key_info(TEAM.public, conversation_id=CONV, epoch=258)
-    assert decode_fields(b"helpline/v1/wrap/conversation-key", info) == (
-        b"\x01\x01",
+    assert decode_fields(b"helpline/v2/wrap/conversation-key", info) == (
+        b"\x02\x01",
         CONV.encode(),
         b"\x00\x00\x01\x02",
         TEAM.public.fingerprint_digest,
@@ -59,8 +59,8 @@ def test_info_layout() -> None:
     grant = team_key_grant_info(
         STAFF.public, period="2025-W48", grantee="anna", team_public_key=TEAM.public
     )
-    assert decode_fields(b"helpline/v1/wrap/team-key-grant", grant) == (
-        b"\x01\x01",
+    assert decode_fields(b"helpline/v2/wrap/team-key-grant", grant) == (
+        b"\x02\x01",
         b"2025-W48",
         b"anna",
         TEAM.public.fingerprint_digest,
@@ -95,9 +95,9 @@ def test_flipped_bits_and_bad_headers() -> None:
         with pytest.raises(UnwrapFailed):
             unwrap_conversation_key(bytes(bad), TEAM, conversation_id=CONV, epoch=1)
     with pytest.raises(UnsupportedVersion):
-        unwrap_conversation_key(b"\x02" + wrapped[1:], TEAM, conversation_id=CONV, epoch=1)
+        unwrap_conversation_key(b"\x01" + wrapped[1:], TEAM, conversation_id=CONV, epoch=1)
     with pytest.raises(UnsupportedSuite):
-        unwrap_conversation_key(b"\x01\x02" + wrapped[2:], TEAM, conversation_id=CONV, epoch=1)
+        unwrap_conversation_key(b"\x02\x02" + wrapped[2:], TEAM, conversation_id=CONV, epoch=1)
     for bad_length in (b"", wrapped[:1], wrapped[:-1], wrapped + b"\x00"):
         with pytest.raises(UnwrapFailed):
             unwrap_conversation_key(bad_length, TEAM, conversation_id=CONV, epoch=1)

@@ -19,7 +19,7 @@ const u32 = (n) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint
 const u64 = (n) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, BigInt(n)); return b; };
 const fields = (label, ...fs) => cat(...[ascii(label), ...fs].flatMap((f) => [u32(f.length), f]));
 const sha256 = async (b) => new Uint8Array(await subtle.digest("SHA-256", b));
-const fp = async (kind, raw) => sha256(fields(`helpline/v1/fingerprint/${kind}`, raw));
+const fp = async (kind, raw) => sha256(fields(`helpline/v2/fingerprint/${kind}`, raw));
 const b64d = (s) => new Uint8Array(Buffer.from(s, "base64url"));
 const eq = (a, b, what) => { if (a !== b) throw new Error(`${what}: ${a} != ${b}`); };
 const edPub = (raw) => subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
@@ -30,7 +30,7 @@ let checks = 0;
 // statements
 const st = load("statement.json");
 for (const e of st.valid) {
-  const label = `helpline/v1/statement/${e.kind}`;
+  const label = `helpline/v2/statement/${e.kind}`;
   const signed = fields(label, ascii(e.subject), hex(e.public_key), u64(e.not_before), u64(e.not_after));
   eq(toHex(signed), e.signed_bytes, e.name);
   eq(toHex(await fp("ed25519", b64d(e.transport.signer))), e.pinned_fingerprint, e.name);
@@ -45,9 +45,9 @@ for (const e of wr.valid) {
   const rfp = await fp("x25519", hex(e.recipient_public_key));
   let info;
   if (e.purpose === "conversation-key") {
-    info = fields("helpline/v1/wrap/conversation-key", new Uint8Array([1, 1]), ascii(e.conversation_id), u32(e.epoch), rfp);
+    info = fields("helpline/v2/wrap/conversation-key", new Uint8Array([2, 1]), ascii(e.conversation_id), u32(e.epoch), rfp);
   } else {
-    info = fields("helpline/v1/wrap/team-key-grant", new Uint8Array([1, 1]), ascii(e.period), ascii(e.grantee), await fp("x25519", hex(e.team_public_key)), rfp);
+    info = fields("helpline/v2/wrap/team-key-grant", new Uint8Array([2, 1]), ascii(e.period), ascii(e.grantee), await fp("x25519", hex(e.team_public_key)), rfp);
   }
   eq(toHex(info), e.info, e.name);
   const recipientKey = await suite.kem.importKey("raw", hex(e.recipient_private_key), false);
@@ -70,13 +70,13 @@ const en = load("envelope.json");
 const roles = { youth: 1, counsellor: 2, police: 3, bot: 4, system: 5 };
 for (const e of en.valid) {
   const cid = ascii(e.conversation_id);
-  const header = cat(new Uint8Array([1, 1, roles[e.role], cid.length]), cid, u32(e.epoch), u32(e.counter), await fp("ed25519", hex(e.sender_public_key)));
+  const header = cat(new Uint8Array([2, 1, roles[e.role], cid.length]), cid, u32(e.epoch), u32(e.counter), await fp("ed25519", hex(e.sender_public_key)));
   eq(toHex(header), e.header, e.name);
-  const aad = fields("helpline/v1/msg-aad", header);
+  const aad = fields("helpline/v2/msg-aad", header);
   eq(toHex(aad), e.aad, e.name);
   const env = hex(e.envelope);
   const unsigned = env.slice(0, env.length - 64);
-  eq(await verify(hex(e.sender_public_key), env.slice(env.length - 64), fields("helpline/v1/msg-sig", unsigned)), true, e.name);
+  eq(await verify(hex(e.sender_public_key), env.slice(env.length - 64), fields("helpline/v2/msg-sig", unsigned)), true, e.name);
   const key = await subtle.importKey("raw", hex(e.epoch_key), "AES-GCM", false, ["encrypt", "decrypt"]);
   const nonce = env.slice(header.length, header.length + 12);
   const pt = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, env.slice(header.length + 12, env.length - 64)));
@@ -87,7 +87,7 @@ for (const e of en.valid) {
   const pkcs8 = cat(hex("302e020100300506032b657004220420"), hex(sender.private_key));
   const sk = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
   const body = cat(header, nonce, ct);
-  const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v1/msg-sig", body)));
+  const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v2/msg-sig", body)));
   eq(toHex(cat(body, sig)), e.envelope, e.name + " (re-sealed in JS)");
   checks++;
 }
@@ -97,21 +97,21 @@ const out = {};
 const team = wr.valid[0];
 const epochKey = wc.getRandomValues(new Uint8Array(32));
 const rfp = await fp("x25519", hex(team.recipient_public_key));
-const info = fields("helpline/v1/wrap/conversation-key", new Uint8Array([1, 1]), ascii(team.conversation_id), u32(9), rfp);
+const info = fields("helpline/v2/wrap/conversation-key", new Uint8Array([2, 1]), ascii(team.conversation_id), u32(9), rfp);
 const recipientPublicKey = await suite.kem.importKey("raw", hex(team.recipient_public_key), true);
 const sealed = await suite.seal({ recipientPublicKey, info }, epochKey);
-out.wrap = { recipient_private_key: team.recipient_private_key, conversation_id: team.conversation_id, epoch: 9, wrapped: toHex(cat(new Uint8Array([1, 1]), new Uint8Array(sealed.enc), new Uint8Array(sealed.ct))), secret: toHex(epochKey) };
+out.wrap = { recipient_private_key: team.recipient_private_key, conversation_id: team.conversation_id, epoch: 9, wrapped: toHex(cat(new Uint8Array([2, 1]), new Uint8Array(sealed.enc), new Uint8Array(sealed.ct))), secret: toHex(epochKey) };
 {
   const sender = en.senders[0];
   const cid = ascii(team.conversation_id);
-  const header = cat(new Uint8Array([1, 1, 1, cid.length]), cid, u32(9), u32(0), await fp("ed25519", hex(sender.public_key)));
+  const header = cat(new Uint8Array([2, 1, 1, cid.length]), cid, u32(9), u32(0), await fp("ed25519", hex(sender.public_key)));
   const key = await subtle.importKey("raw", epochKey, "AES-GCM", false, ["encrypt"]);
   const nonce = wc.getRandomValues(new Uint8Array(12));
-  const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: fields("helpline/v1/msg-aad", header) }, key, ascii("made in JavaScript")));
+  const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: fields("helpline/v2/msg-aad", header) }, key, ascii("made in JavaScript")));
   const pkcs8 = cat(hex("302e020100300506032b657004220420"), hex(sender.private_key));
   const sk = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
   const body = cat(header, nonce, ct);
-  const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v1/msg-sig", body)));
+  const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v2/msg-sig", body)));
   out.envelope = { envelope: toHex(cat(body, sig)), sender_public_key: sender.public_key, epoch_key: toHex(epochKey), conversation_id: team.conversation_id, epoch: 9, plaintext: "made in JavaScript" };
 }
 if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(out, null, 2));

@@ -233,7 +233,7 @@ def statement_vectors() -> Json:
             invalid("police key where a team key is asked", police_t, "wrong_statement_kind"),
             invalid("expired", team_t, "statement_not_valid", at=T0 + WEEK),
             invalid("not yet valid", team_t, "statement_not_valid", at=T0 - 1),
-            invalid("unknown version", changed(team_t, v=2), "unsupported_version"),
+            invalid("unknown version", changed(team_t, v=1), "unsupported_version"),
             invalid(
                 "padded base64url",
                 changed(team_t, signature=team_t["signature"] + "=="),
@@ -366,7 +366,7 @@ def wrap_vectors() -> Json:
             bad_conv("flipped bit in ciphertext", _flip(w_team, 40), "unwrap_failed"),
             bad_conv("flipped bit in tag", _flip(w_team, hpke_end - 1), "unwrap_failed"),
             bad_conv("truncated", w_team[:-1], "unwrap_failed"),
-            bad_conv("version 2", bytes([2]) + w_team[1:], "unsupported_version"),
+            bad_conv("version 1", bytes([1]) + w_team[1:], "unsupported_version"),
             bad_conv("suite 2", w_team[:1] + bytes([2]) + w_team[2:], "unsupported_suite"),
             bad_grant("grant for another period", "unwrap_failed", period="2025-W49"),
             bad_grant("grant for another grantee", "unwrap_failed", grantee="bert"),
@@ -548,7 +548,7 @@ def envelope_vectors() -> Json:
             valid("police in epoch 2", "police", "Hallo, ik ben van de politie.", 0, epoch=2),
         ],
         "invalid": [
-            invalid("version 2", bytes([2]) + hello[1:], "unsupported_version"),
+            invalid("version 1", bytes([1]) + hello[1:], "unsupported_version"),
             invalid("suite 2", hello[:1] + bytes([2]) + hello[2:], "unsupported_suite"),
             invalid("unknown role byte", hello[:2] + bytes([9]) + hello[3:], "malformed_envelope"),
             invalid("truncated", hello[:100], "malformed_envelope"),
