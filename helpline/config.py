@@ -40,7 +40,7 @@ class Settings:
     fanout: str = "local"
     redis_max_connections: int = 64
     max_conversations_per_counsellor: int = 3
-    max_body_bytes: int = 16 * 1024
+    max_body_bytes: int = 16 * 1024 + 512  # a 16 KiB padded plaintext and its envelope
     max_frame_bytes: int = 64 * 1024
     session_ttl_seconds: int = 12 * 3600
     login_max_failures: int = 5

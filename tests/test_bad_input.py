@@ -11,7 +11,7 @@ import pytest
 from helpline.domain.roles import Role
 from tests.conftest import Harness, ServerProcess
 
-BIG = b"x" * (16 * 1024 + 1)
+BIG = b"x" * (16 * 1024 + 512 + 1)  # one byte over HELPLINE_MAX_BODY_BYTES
 
 YOUTH_BEFORE_OPEN: list[tuple[str, tuple[Any, ...], str]] = [
     ("send", ({"body": b"hi"},), "no_conversation"),

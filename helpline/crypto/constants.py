@@ -25,12 +25,15 @@ LABEL_FINGERPRINT_ED25519: Final = b"helpline/v2/fingerprint/ed25519"
 LABEL_STATEMENT_TEAM_KEY: Final = b"helpline/v2/statement/team-key"
 LABEL_STATEMENT_POLICE_KEY: Final = b"helpline/v2/statement/police-key"
 LABEL_STATEMENT_STAFF_KEY: Final = b"helpline/v2/statement/staff-key"
+LABEL_STATEMENT_REVOCATIONS: Final = b"helpline/v2/statement/revocations"
 LABEL_POLICE_CONSENT: Final = b"helpline/v2/police-consent"
 LABEL_RETURN_CODE: Final = b"helpline/v2/return-code"
 LABEL_WRAP_CONVERSATION_KEY: Final = b"helpline/v2/wrap/conversation-key"
 LABEL_WRAP_TEAM_KEY_GRANT: Final = b"helpline/v2/wrap/team-key-grant"
 LABEL_MSG_AAD: Final = b"helpline/v2/msg-aad"
 LABEL_MSG_SIG: Final = b"helpline/v2/msg-sig"
+LABEL_STATEMENT_EPOCH: Final = b"helpline/v2/statement/epoch"
+LABEL_EPOCH_COMMITMENT: Final = b"helpline/v2/epoch-commitment"
 
 ALL_LABELS: Final = (
     LABEL_FINGERPRINT_X25519,
@@ -38,12 +41,15 @@ ALL_LABELS: Final = (
     LABEL_STATEMENT_TEAM_KEY,
     LABEL_STATEMENT_POLICE_KEY,
     LABEL_STATEMENT_STAFF_KEY,
+    LABEL_STATEMENT_REVOCATIONS,
     LABEL_POLICE_CONSENT,
     LABEL_RETURN_CODE,
     LABEL_WRAP_CONVERSATION_KEY,
     LABEL_WRAP_TEAM_KEY_GRANT,
     LABEL_MSG_AAD,
     LABEL_MSG_SIG,
+    LABEL_STATEMENT_EPOCH,
+    LABEL_EPOCH_COMMITMENT,
 )
 
 KEY_BYTES: Final = 32  # raw X25519/Ed25519 keys, epoch keys, SHA-256 digests
@@ -58,6 +64,7 @@ HPKE_ENC_BYTES: Final = 32  # DHKEM(X25519) encapsulated key
 MAX_IDENTIFIER_BYTES: Final = 128
 
 # A chat message, not a file transfer; keeps one envelope well under any frame limit.
+# This is the padded size (padding.py): the largest bucket.
 MAX_PLAINTEXT_BYTES: Final = 65_536
 
 # Integers travel in JSON too; above 2**53 - 1 JavaScript numbers lose precision.

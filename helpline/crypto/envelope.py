@@ -12,7 +12,8 @@ Byte layout (n = length of the conversation id, integers big-endian):
     8+n      4     sender counter (u32): the sender's own count in this epoch, from 0
     12+n     32    sender signing-key fingerprint digest (see keys.py)
     44+n     12    nonce (random per message)
-    56+n     c     AES-256-GCM ciphertext with its 16-byte tag (16 <= c <= 65,536 + 16)
+    56+n     c     AES-256-GCM ciphertext of the padded plaintext (padding.py) with its
+                   16-byte tag (c = bucket + 16: 256 + 16 <= c <= 65,536 + 16)
     56+n+c   64    Ed25519 signature
 
     header    = bytes [0, 44+n)
@@ -63,6 +64,7 @@ from helpline.crypto.errors import (
     WrongRole,
 )
 from helpline.crypto.keys import SigningKeyPair, SigningPublicKey, check_secret, verify_signature
+from helpline.crypto.padding import MIN_BUCKET, pad, unpad
 
 
 class SenderRole(StrEnum):
@@ -83,7 +85,7 @@ ROLE_CODES: dict[SenderRole, int] = {
 _ROLES_BY_CODE = {code: role for role, code in ROLE_CODES.items()}
 
 _FIXED_HEADER = 4 + 4 + 4 + KEY_BYTES  # version..length, epoch, counter, fingerprint
-MIN_ENVELOPE_BYTES = _FIXED_HEADER + 1 + NONCE_BYTES + TAG_BYTES + SIGNATURE_BYTES
+MIN_ENVELOPE_BYTES = _FIXED_HEADER + 1 + NONCE_BYTES + MIN_BUCKET + TAG_BYTES + SIGNATURE_BYTES
 MAX_CIPHERTEXT_BYTES = MAX_PLAINTEXT_BYTES + TAG_BYTES
 
 
@@ -201,8 +203,7 @@ def _seal_with_fixed_nonce_for_vectors_only(
     check_secret(epoch_key, "epoch key")
     if len(nonce) != NONCE_BYTES:
         raise EncodingError(f"a nonce is {NONCE_BYTES} bytes")
-    if len(plaintext) > MAX_PLAINTEXT_BYTES:
-        raise EncodingError(f"a message body is at most {MAX_PLAINTEXT_BYTES} bytes")
+    padded = pad(plaintext)  # refuses a plaintext beyond the largest bucket
     header = EnvelopeHeader(
         role=role,
         conversation_id=conversation_id,
@@ -210,7 +211,7 @@ def _seal_with_fixed_nonce_for_vectors_only(
         counter=counter,
         sender_fingerprint=signing_key.public.fingerprint_digest,
     ).to_bytes()
-    ciphertext = AESGCM(epoch_key).encrypt(nonce, plaintext, message_aad(header))
+    ciphertext = AESGCM(epoch_key).encrypt(nonce, padded, message_aad(header))
     unsigned = header + nonce + ciphertext
     return unsigned + signing_key.sign(message_signature_input(unsigned))
 
@@ -232,7 +233,7 @@ def parse_envelope(data: bytes) -> ParsedEnvelope:
     n = data[3]
     header_end = _FIXED_HEADER + n
     ciphertext_size = len(data) - header_end - NONCE_BYTES - SIGNATURE_BYTES
-    if ciphertext_size < TAG_BYTES:
+    if ciphertext_size < MIN_BUCKET + TAG_BYTES:
         raise MalformedEnvelope("too short for its conversation id")
     if ciphertext_size > MAX_CIPHERTEXT_BYTES:
         raise MalformedEnvelope("message body too long")
@@ -284,7 +285,8 @@ def open_parsed_envelope(
 
     Raises, in this order: WrongConversation, WrongEpoch, UnknownSender (signed by
     another key), WrongRole, BadSignature, Tampered (signature fine but AES-GCM
-    refuses: the header was re-signed or the epoch key is wrong). Replay and order
+    refuses: the header was re-signed or the epoch key is wrong), BadPadding (the
+    decrypted plaintext is not in its one padded form). Replay and order
     are the reader's job (reader.py): one envelope alone cannot tell.
     """
     check_secret(epoch_key, "epoch key")
@@ -299,9 +301,10 @@ def open_parsed_envelope(
         raise WrongRole(f"sender is {sender.role}, envelope claims {header.role}")
     verify_signature(sender.public_key, parsed.signature, parsed.signature_input)
     try:
-        plaintext = AESGCM(epoch_key).decrypt(parsed.nonce, parsed.ciphertext, parsed.aad)
+        padded = AESGCM(epoch_key).decrypt(parsed.nonce, parsed.ciphertext, parsed.aad)
     except InvalidTag as exc:
         raise Tampered() from exc
+    plaintext = unpad(padded)
     return OpenedMessage(
         conversation_id=header.conversation_id,
         epoch=header.epoch,

@@ -13,6 +13,8 @@ so never rename one. The transport layer maps them to its own acks at the edge.
     ├── UntrustedSigner            untrusted_signer     (statement signer is not the pinned key)
     ├── WrongStatementKind         wrong_statement_kind (a police key where a team key was asked)
     ├── StatementNotValid          statement_not_valid  (outside not_before..not_after)
+    ├── KeyRevoked                 key_revoked          (the organisation revoked the key then)
+    ├── RevocationRollback         revocation_rollback  (an older revocation list than one seen)
     ├── UnwrapFailed               unwrap_failed        (wrong recipient key or wrong context)
     ├── EnvelopeError              envelope_error       (base of message-body refusals)
     │   ├── MalformedEnvelope      malformed_envelope   (cannot be parsed)
@@ -22,7 +24,13 @@ so never rename one. The transport layer maps them to its own acks at the edge.
     │   ├── WrongRole              wrong_role           (role byte differs from the sender's role)
     │   ├── Tampered               tampered             (signed, but AES-GCM refuses: bad key/AAD)
     │   ├── Replay                 replay               (sender counter already seen)
-    │   └── Reordered              reordered            (sender counter lower than the last one)
+    │   ├── Reordered              reordered            (sender counter lower than the last one)
+    │   └── BadPadding             bad_padding          (decrypted, but the padding is not canonical)
+    ├── EpochError                 epoch_error          (base of epoch-statement refusals)
+    │   ├── EpochNotVerified       epoch_unverified     (no valid signed statement for this epoch)
+    │   ├── KeyMismatch            key_mismatch         (unwrapped key differs from the commitment)
+    │   ├── NotAReader             not_a_reader         (the statement does not list this key)
+    │   └── ConsentLapsed          consent_lapsed       (the epoch's police consent has expired)
     └── KeyFileError               key_file_error       (missing, unreadable or unsafe key file)
         └── WrongPassphrase        wrong_passphrase     (missing or wrong passphrase)
 """
@@ -83,6 +91,16 @@ class StatementNotValid(CryptoError):
     default_message = "The key statement is not valid at this time."
 
 
+class KeyRevoked(CryptoError):
+    code = "key_revoked"
+    default_message = "The organisation revoked this key."
+
+
+class RevocationRollback(CryptoError):
+    code = "revocation_rollback"
+    default_message = "The revocation list is older than one seen before."
+
+
 class UnwrapFailed(CryptoError):
     code = "unwrap_failed"
     default_message = "The wrapped key cannot be opened with this key and context."
@@ -131,6 +149,36 @@ class Replay(EnvelopeError):
 class Reordered(EnvelopeError):
     code = "reordered"
     default_message = "The message arrived after a later one from the same sender."
+
+
+class BadPadding(EnvelopeError):
+    code = "bad_padding"
+    default_message = "The message padding is not canonical."
+
+
+class EpochError(CryptoError):
+    code = "epoch_error"
+    default_message = "The conversation's key epoch cannot be trusted."
+
+
+class EpochNotVerified(EpochError):
+    code = "epoch_unverified"
+    default_message = "The epoch has no statement signed by the young person's key."
+
+
+class KeyMismatch(EpochError):
+    code = "key_mismatch"
+    default_message = "The unwrapped epoch key is not the one the young person committed to."
+
+
+class NotAReader(EpochError):
+    code = "not_a_reader"
+    default_message = "The young person did not name this key as a reader of the epoch."
+
+
+class ConsentLapsed(EpochError):
+    code = "consent_lapsed"
+    default_message = "The police consent of this epoch has expired: wait for a new epoch."
 
 
 class KeyFileError(CryptoError):

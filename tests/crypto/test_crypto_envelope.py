@@ -91,7 +91,7 @@ def test_layout() -> None:
     assert envelope[4 + N : 8 + N] == bytes([0x0A, 0x0B, 0x0C, 0x0D])
     assert envelope[8 + N : 12 + N] == bytes([1, 2, 3, 4])
     assert envelope[12 + N : 44 + N] == YOUTH.public.fingerprint_digest
-    assert len(envelope) == 44 + N + 12 + 3 + 16 + 64
+    assert len(envelope) == 44 + N + 12 + 256 + 16 + 64  # "abc" padded to 256
     parsed = parse_envelope(envelope)
     assert parsed.header_bytes == envelope[: 44 + N]
     assert parsed.nonce == envelope[44 + N : 56 + N]
@@ -105,8 +105,9 @@ def test_nonces_are_fresh() -> None:
 
 def test_empty_and_largest_bodies() -> None:
     assert open_(seal(b"")) == b""
-    big = b"x" * 65_536
+    big = b"x" * (65_536 - 4)  # the largest bucket, less the length prefix
     assert open_(seal(big)) == big
+    assert len(seal(big)) == 44 + N + 12 + 65_536 + 16 + 64
     with pytest.raises(EncodingError):
         seal(big + b"x")
 

@@ -26,6 +26,15 @@ const edPub = (raw) => subtle.importKey("raw", raw, { name: "Ed25519" }, false, 
 const verify = async (raw, sig, msg) => subtle.verify({ name: "Ed25519" }, await edPub(raw), sig, msg);
 const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: new Aes256Gcm() });
 let checks = 0;
+// Padding (docs/crypto.md, "Padding"): u32be(length) || plaintext || zeros, to the
+// smallest power of two >= 4 + length, at least 256 bytes.
+const bucket = (n) => { let b = 256; while (b < 4 + n) b *= 2; return b; };
+const pad = (pt) => { const out = new Uint8Array(bucket(pt.length)); out.set(u32(pt.length), 0); out.set(pt, 4); return out; };
+const unpad = (p) => {
+  const n = new DataView(p.buffer, p.byteOffset).getUint32(0);
+  if (p.length < 256 || (p.length & (p.length - 1)) !== 0 || n > p.length - 4 || bucket(n) !== p.length || p.slice(4 + n).some((b) => b !== 0)) throw new Error("bad_padding");
+  return p.slice(4, 4 + n);
+};
 
 // statements
 const st = load("statement.json");
@@ -80,7 +89,9 @@ for (const e of en.valid) {
   const key = await subtle.importKey("raw", hex(e.epoch_key), "AES-GCM", false, ["encrypt", "decrypt"]);
   const nonce = env.slice(header.length, header.length + 12);
   const pt = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, env.slice(header.length + 12, env.length - 64)));
-  eq(new TextDecoder().decode(pt), e.plaintext_text, e.name);
+  eq(toHex(pt), e.padded, e.name + " (padded)");
+  eq(toHex(pad(unpad(pt))), e.padded, e.name + " (pad in JS)");
+  eq(new TextDecoder().decode(unpad(pt)), e.plaintext_text, e.name);
   // Re-seal with the same nonce: must be byte-identical (Ed25519 is deterministic).
   const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: aad }, key, pt));
   const sender = en.senders.find((s) => s.name === e.sender);
@@ -89,6 +100,18 @@ for (const e of en.valid) {
   const body = cat(header, nonce, ct);
   const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v2/msg-sig", body)));
   eq(toHex(cat(body, sig)), e.envelope, e.name + " (re-sealed in JS)");
+  checks++;
+}
+
+for (const e of en.invalid.filter((e) => e.error === "bad_padding")) {
+  const env = hex(e.envelope);
+  const n = env[3];
+  const header = env.slice(0, 44 + n);
+  const key = await subtle.importKey("raw", hex(e.expect.epoch_key), "AES-GCM", false, ["decrypt"]);
+  const pt = new Uint8Array(await subtle.decrypt({ name: "AES-GCM", iv: env.slice(44 + n, 56 + n), additionalData: fields("helpline/v2/msg-aad", header) }, key, env.slice(56 + n, env.length - 64)));
+  let refused = false;
+  try { unpad(pt); } catch { refused = true; }
+  eq(refused, true, e.name);
   checks++;
 }
 
@@ -107,7 +130,7 @@ out.wrap = { recipient_private_key: team.recipient_private_key, conversation_id:
   const header = cat(new Uint8Array([2, 1, 1, cid.length]), cid, u32(9), u32(0), await fp("ed25519", hex(sender.public_key)));
   const key = await subtle.importKey("raw", epochKey, "AES-GCM", false, ["encrypt"]);
   const nonce = wc.getRandomValues(new Uint8Array(12));
-  const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: fields("helpline/v2/msg-aad", header) }, key, ascii("made in JavaScript")));
+  const ct = new Uint8Array(await subtle.encrypt({ name: "AES-GCM", iv: nonce, additionalData: fields("helpline/v2/msg-aad", header) }, key, pad(ascii("made in JavaScript"))));
   const pkcs8 = cat(hex("302e020100300506032b657004220420"), hex(sender.private_key));
   const sk = await subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
   const body = cat(header, nonce, ct);

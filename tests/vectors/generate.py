@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import cryptography_vectors
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from helpline.crypto.constants import NONCE_BYTES
 from helpline.crypto.encoding import b64url_decode, b64url_encode
@@ -30,6 +31,7 @@ from helpline.crypto.envelope import (
     parse_envelope,
 )
 from helpline.crypto.keys import EncryptionKeyPair, SigningKeyPair
+from helpline.crypto.padding import pad
 from helpline.crypto.staff_statements import (
     StaffKeyStatement,
     sign_staff_statement,
@@ -442,6 +444,7 @@ def envelope_vectors() -> Json:
             "nonce": parsed.nonce.hex(),
             "plaintext": text.encode().hex(),
             "plaintext_text": text,
+            "padded": pad(text.encode()).hex(),
             "header": parsed.header_bytes.hex(),
             "aad": message_aad(parsed.header_bytes).hex(),
             "ciphertext": parsed.ciphertext.hex(),
@@ -533,6 +536,12 @@ def envelope_vectors() -> Json:
     p0 = seal("police", "Hallo, ik ben van de politie.", 0, epoch=2)
     y0e2 = seal("youth", "oké", 0, epoch=2)
     foreign = seal("youth", "hoi", 0, conversation_id=other_conv, epoch_key=other_epoch_key)
+    # Signed and encrypted correctly, but the plaintext was not padded (300 raw bytes).
+    unpadded_header = parse_envelope(hello).header_bytes
+    unpadded_nonce = _nonce("unpadded")
+    unpadded_body = unpadded_header + unpadded_nonce + AESGCM(epoch_keys[1]).encrypt(
+        unpadded_nonce, b"x" * 300, message_aad(unpadded_header))
+    unpadded = unpadded_body + keys["youth"][0].sign(message_signature_input(unpadded_body))
 
     return {
         "description": "Signed AES-256-GCM message envelopes; see README.md.",
@@ -549,6 +558,7 @@ def envelope_vectors() -> Json:
         ],
         "invalid": [
             invalid("version 1", bytes([1]) + hello[1:], "unsupported_version"),
+            invalid("plaintext not padded", unpadded, "bad_padding"),
             invalid("suite 2", hello[:1] + bytes([2]) + hello[2:], "unsupported_suite"),
             invalid("unknown role byte", hello[:2] + bytes([9]) + hello[3:], "malformed_envelope"),
             invalid("truncated", hello[:100], "malformed_envelope"),
