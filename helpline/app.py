@@ -22,6 +22,7 @@ from helpline.appkeys import (
     ACCOUNTS,
     AUDIT,
     CONVERSATIONS,
+    HANDOVER,
     INTAKE,
     RETENTION,
     SETTINGS,
@@ -35,7 +36,7 @@ from helpline.domain.retention import RetentionPolicy
 from helpline.jobs import scheduler_ctx
 from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
 from helpline.services.accounts import AccountPolicy, AccountService
-from helpline.services.audit import AuditLog
+from helpline.services.audit import Anchor, AuditLog, load_audit_key
 from helpline.services.conversations import ConversationPolicy, ConversationService
 from helpline.services.handover import HandoverService
 from helpline.services.intake import Intake, IntakeService
@@ -107,7 +108,9 @@ def create_app(settings: Settings) -> web.Application:
         login_lock_seconds=settings.login_lock_seconds,
         scrypt_log2_n=settings.scrypt_log2_n,
     ))
-    audit = AuditLog(store, clock)
+    # The checkpoint key and file live outside Redis (services/audit.py).
+    audit = AuditLog(store, clock, Anchor(load_audit_key(settings.resolved_audit_key_file),
+                                          settings.resolved_audit_checkpoint_file))
     retention_policy = RetentionPolicy(days=settings.retention_days,
                                        police_days=settings.police_retention_days,
                                        idle_hours=settings.idle_hours)
@@ -125,13 +128,14 @@ def create_app(settings: Settings) -> web.Application:
         default_language=settings.default_language,
     ))
     app[INTAKE] = intake
-    codes = ReturnCodes(store, load_secret(
+    codes = ReturnCodes(store, notifier, load_secret(
         settings.return_code_key_file or settings.data_dir / "return-code.key"))
     app[RETENTION] = RetentionService(store, notifier, clock, audit, retention_policy,
                                       on_live_changed=conversations.announce_opened)
     app[AUDIT] = audit
-    keys = KeyService(store, notifier)
+    keys = KeyService(store, notifier, audit, clock)
     handover = HandoverService(store, notifier, clock, audit)
+    app[HANDOVER] = handover
     app[ACCOUNTS] = accounts
     app[CONVERSATIONS] = conversations
     sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys, handover,

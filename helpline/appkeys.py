@@ -9,6 +9,7 @@ from helpline.config import Settings
 from helpline.services.accounts import AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationService
+from helpline.services.handover import HandoverService
 from helpline.services.intake import IntakeService
 from helpline.services.retention import RetentionService
 from helpline.storage.redis_store import RedisStore
@@ -21,3 +22,4 @@ SIO = web.AppKey("sio", socketio.AsyncServer)
 AUDIT = web.AppKey("audit", AuditLog)
 RETENTION = web.AppKey("retention", RetentionService)
 INTAKE = web.AppKey("intake", IntakeService)
+HANDOVER = web.AppKey("handover", HandoverService)

@@ -23,6 +23,8 @@ never rename one.
     │                                                for another conversation or police key)
     ├── ConsentExpired             consent_expired  (past its expiry, or too far ahead)
     ├── ConsentReplayed            consent_replayed (this consent was used before)
+    ├── EpochInvalid               epoch_invalid    (the epoch statement does not verify or
+    │                                                does not match the wraps)
     ├── InviteInvalid              invite_invalid   (no such invite)
     ├── InviteExpired              invite_expired   (the invite's time is over)
     ├── InviteUsed                 invite_used      (the invite was used already)
@@ -142,6 +144,13 @@ class ConsentReplayed(HelplineError):
     code = "consent_replayed"
     default_message = "This consent was already used."
     http_status = 409
+
+
+class EpochInvalid(HelplineError):
+    code = "epoch_invalid"
+    default_message = ("The epoch statement is not signed by this conversation's key, "
+                       "or names other readers than the wraps.")
+    http_status = 400
 
 
 class InviteInvalid(HelplineError):

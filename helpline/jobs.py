@@ -20,7 +20,9 @@ from dataclasses import asdict, is_dataclass
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from helpline.appkeys import INTAKE, RETENTION, SETTINGS, STORE
+from helpline.appkeys import AUDIT, HANDOVER, INTAKE, RETENTION, SETTINGS, STORE
+from helpline.services.audit import AuditLog
+from helpline.services.handover import HandoverService
 from helpline.services.intake import IntakeService
 from helpline.services.retention import RetentionService
 from helpline.storage.redis_store import RedisStore
@@ -28,14 +30,24 @@ from helpline.storage.redis_store import RedisStore
 log = logging.getLogger("helpline.jobs")
 
 
-def job_bodies(retention: RetentionService, intake: IntakeService
-               ) -> dict[str, Callable[[], Awaitable[object]]]:
+def job_bodies(retention: RetentionService, intake: IntakeService, audit: AuditLog,
+               handover: HandoverService) -> dict[str, Callable[[], Awaitable[object]]]:
+    async def audit_checkpoint() -> int:
+        # 1 if the head had moved and a checkpoint was signed; the job log keeps no
+        # more (the checkpoint itself is in the file and in Redis).
+        return 0 if await audit.checkpoint() is None else 1
+
     return {
         "release_offline": intake.release_offline,
         "close_idle": retention.close_idle,
         "rollup": retention.rollup,
         "purge": retention.purge_due,
         "retire_keys": retention.retire_keys,
+        # Ends police parts whose consent expired (officer events check it too).
+        "expire_consents": handover.expire_lapsed,
+        # Signs the audit head when it moved: the window a Redis writer could rewrite
+        # unseen is the entries since the last run (docs/security.md, "The audit log").
+        "audit_checkpoint": audit_checkpoint,
     }
 
 
@@ -74,7 +86,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     owner = f"{os.getpid()}-{secrets.token_hex(4)}"
     scheduler = AsyncIOScheduler(timezone="UTC")
     interval = settings.job_interval_seconds
-    for name, body in job_bodies(retention, app[INTAKE]).items():
+    for name, body in job_bodies(retention, app[INTAKE], app[AUDIT], app[HANDOVER]).items():
         async def tick(name: str = name, body: Callable[[], Awaitable[object]] = body
                        ) -> None:
             await run_once(store, name, body, interval, retention.clock.now_ms(), owner)

@@ -83,11 +83,20 @@ CAMPAIGN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 INVITE = re.compile(r"[A-Za-z0-9_-]{16}")
 STEP = re.compile(r"[a-z0-9_]{1,40}")
 LOOKUP_CODE = re.compile(r"[a-z]{3,8}-[a-z]{3,8}-[a-z]{3,8}")
+# A return code's verifier (at registration) and proof (on a return): 32 bytes each.
+CODE_VERIFIER = Bytes(32, min_len=32)
+CODE_PROOF = Bytes(32, min_len=32)
 B64URL = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 OFFER_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 CONSENT = Obj({"police_fingerprint": Str(FINGERPRINT, 64), "share_history": Bool(),
                "expires_at": Int(), "nonce": Str(B64URL, 100), "signature": Str(B64URL, 100)},
               required=False)
+READER_KIND = re.compile(r"^(team|police)$")
+EPOCH_STATEMENT = Obj({
+    "v": Int(0, 255), "epoch": Int(1, 2**32 - 1), "commitment": Str(B64URL, 43),
+    "readers": Items({"kind": Str(READER_KIND, 6), "fingerprint": Str(FINGERPRINT, 64)},
+                     max_items=8),
+    "consent": CONSENT, "signature": Str(B64URL, 86)})
 HISTORY_WRAPS = Items({"epoch": Int(1, 2**32 - 1), "recipient": Str(FINGERPRINT, 64),
                        "wrap": Bytes(256)}, max_items=1000)
 

@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 
 from helpline.client import StaffClient, YouthClient
-from helpline.crypto.consent import sign_consent
-from helpline.crypto.keys import EncryptionKeyPair, SigningKeyPair
+from helpline.crypto.consent import Consent, consent_from_wire, sign_consent
+from helpline.crypto.epochs import EpochReader, ReaderKind, sign_epoch_statement
+from helpline.crypto.keys import (
+    EncryptionKeyPair,
+    EncryptionPublicKey,
+    SigningKeyPair,
+    generate_epoch_key,
+)
+from helpline.crypto.wrap import wrap_conversation_key
 from helpline.crypto.statements import key_statement_from_dict
 from helpline.domain.roles import Role
 from tests.conftest import Harness, ServerProcess
@@ -58,7 +65,7 @@ async def test_with_consent_and_no_shared_history_police_read_only_from_the_hand
     offer = await _offer(youth, counsellor, cid)
     assert "politieagent" in offer["text"] and offer["police"]["kind"] == "police-key"
     await youth.answer_handover(True, share_history=False)
-    assert youth.readers == ["helpline team", "police unit"]
+    assert youth.readers == ["team", "police"]
     await counsellor.wait_for("handover", lambda d: d["handover"] == "consented")
     requests = await police.handover_requests()
     assert [r["conversation_id"] for r in requests] == [cid]
@@ -115,7 +122,7 @@ async def test_withdrawal_removes_police_at_once_and_locks_the_next_epoch(
     await police.wait_for("handover", lambda d: d["handover"] == "withdrawn", timeout=1)
     _refused(await police.emit_raw("send", {"conversation_id": cid, "body": b"x"}), "not_found")
     assert time.monotonic() - started < 1.0
-    assert youth.readers == ["helpline team"]
+    assert youth.readers == ["team"]
     await counsellor.wait_for("handover", lambda d: d["handover"] == "withdrawn")
 
     await youth.send_text("only for the counsellor now")
@@ -154,8 +161,28 @@ async def test_no_consent_no_police(harness: Harness, server: ServerProcess) -> 
     # A wrap for the police unit without a consent on record is refused.
     directory = await youth.call("keys")
     police_fp = key_statement_from_dict(directory["police"]).statement.public_key.fingerprint
-    _refused(await youth.emit_raw("epoch", {"epoch": 2, "wraps": [
-        {"recipient": police_fp, "wrap": b"w" * 82}]}), "forbidden")
+    police_key = key_statement_from_dict(directory["police"]).statement.public_key
+    consent = sign_consent(cid, police_fp, False, int(time.time()) + 600,
+                           youth.keyring.signing)  # type: ignore[union-attr]
+    _refused(await youth.emit_raw("epoch", _epoch_payload(youth, cid, 2, police_key, consent)),
+             "forbidden")
+
+
+def _epoch_payload(youth: YouthClient, cid: str, epoch: int, police: EncryptionPublicKey,
+                   consent: Consent) -> dict[str, Any]:
+    """A police epoch exactly as the young person's own client would sign it."""
+    ring = youth.keyring
+    assert ring is not None and youth._team is not None
+    key = generate_epoch_key()
+    statement = sign_epoch_statement(
+        conversation_id=cid, epoch=epoch, epoch_key=key,
+        readers=[EpochReader(ReaderKind.TEAM, youth._team.fingerprint),
+                 EpochReader(ReaderKind.POLICE, police.fingerprint)],
+        consent=consent, signing_key=ring.signing)
+    return {"epoch": epoch, "statement": statement.to_wire(), "wraps": [
+        {"recipient": r.fingerprint,
+         "wrap": wrap_conversation_key(key, r, conversation_id=cid, epoch=epoch)}
+        for r in (youth._team, police)]}
 
 
 def _consent_wire(youth: YouthClient, cid: str, **changes: Any) -> dict[str, Any]:
@@ -236,7 +263,7 @@ async def test_a_server_cannot_add_a_reader_the_client_did_not_wrap_for(
     read = await police.read(cid)
     assert [m.text for m in read] == [None, None]  # ... that no police key opens
     # And the young person's client still shows who can read: only the team.
-    assert youth.readers == ["helpline team"]
+    assert youth.readers == ["team"]
 
 
 async def test_the_counsellor_and_the_officer_can_end_the_police_part(
@@ -246,14 +273,16 @@ async def test_the_counsellor_and_the_officer_can_end_the_police_part(
     await _joined(youth, counsellor, police, cid)
     await police.police_leave(cid)
     await youth.wait_for("handover", lambda d: d["handover"] == "left")
-    await youth.wait_until(lambda: youth.readers == ["helpline team"])
+    await youth.wait_until(lambda: youth.readers == ["team"])
     _refused(await police.emit_raw("send", {"conversation_id": cid, "body": b"x"}), "not_found")
     await _offer(youth, counsellor, cid)
     await youth.answer_handover(True)
     await counsellor.end_handover(cid)
     await youth.wait_for("handover", lambda d: d["handover"] == "ended")
     _refused(await police.emit_raw("police_join", {"conversation_id": cid}), "not_found")
-    shown = [e["action"] for e in await _audit(harness)]
+    chat_actions = {"accept", "handover_offer", "consent_given", "police_join",
+                    "police_leave", "police_ended"}  # not the key, login and read entries
+    shown = [e["action"] for e in await _audit(harness) if e["action"] in chat_actions]
     assert shown == ["accept", "handover_offer", "consent_given", "police_join",
                      "police_leave", "handover_offer", "consent_given", "police_ended"]
 
@@ -286,10 +315,10 @@ async def test_a_refused_police_epoch_opens_nothing(
     wire = _consent_wire(youth, cid)
     await youth.call("handover_answer", {"offer_id": youth.offer["offer_id"],  # type: ignore[index]
                                          "accept": True, "consent": wire})
-    police_fp = key_statement_from_dict(youth.offer["police"]).statement.public_key.fingerprint  # type: ignore[index]
+    police_key = key_statement_from_dict(youth.offer["police"]).statement.public_key  # type: ignore[index]
     # An epoch with a police wrap but the wrong number is refused ...
-    _refused(await youth.emit_raw("epoch", {"epoch": 7, "wraps": [
-        {"recipient": police_fp, "wrap": b"w" * 82}]}), "invalid_state")
+    _refused(await youth.emit_raw("epoch", _epoch_payload(
+        youth, cid, 7, police_key, consent_from_wire(cid, wire))), "invalid_state")
     # ... and leaves no mark: there is still nothing for the police to join.
     assert await police.handover_requests() == []
     _refused(await police.emit_raw("police_join", {"conversation_id": cid}), "not_found")

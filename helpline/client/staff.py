@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +13,8 @@ import aiohttp
 from helpline.client.connection import BaseClient, ClientError
 from helpline.client.e2e import ConversationCrypto
 from helpline.crypto.envelope import SenderRole
+from helpline.crypto.epochs import check_sendable
+from helpline.crypto.errors import CryptoError
 from helpline.crypto.keyring import Decrypted, StaffKeyring, text_plaintext
 from helpline.protocol import STAFF_NAMESPACE
 
@@ -140,23 +143,45 @@ class StaffClient(BaseClient):
         return await self._crypto_for(conversation_id).read(self.messages(conversation_id))
 
     async def send_text(self, conversation_id: str, text: str) -> dict[str, Any]:
-        """Encrypt under the current epoch key, sign, and send."""
+        """Encrypt under the newest epoch the young person signed for us, sign, send.
+
+        The current epoch (as the server reports it, or a later one the transcript
+        shows) is used only if its statement verifies against the young person's key,
+        names this device's unit key, commits to the unwrapped key, and its police
+        consent (if any) is live; otherwise nothing is sent and the reason is raised
+        (`epoch_unverified`, `not_a_reader`, `key_mismatch`, `consent_lapsed`, `no_keys`).
+        """
         lock = self._send_locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             crypto = self._crypto_for(conversation_id)
             await crypto.read(self.messages(conversation_id))
             assert crypto.keys is not None and crypto.reader is not None
-            epoch = int(crypto.keys["epoch"])
             ring = self._keyring()
-            epoch_key = ring.epoch_keys(conversation_id, crypto.keys).get(epoch)
-            if epoch_key is None:
+            verified = ring.verified_epochs(conversation_id, crypto.keys)
+            epoch = max(int(crypto.keys["epoch"]), crypto.reader.highest_epoch_seen)
+            if epoch not in verified.keys:
+                refused = verified.refused.get(epoch)
+                if refused is not None:  # a key is there, but not one to trust
+                    raise ClientError(refused.code, refused.message)
                 raise ClientError("no_keys", "this device holds no key for the current epoch")
+            try:
+                check_sendable(verified.statements[epoch], int(time.time()))
+            except CryptoError as exc:
+                raise ClientError(exc.code, exc.message) from None
             role = SenderRole.POLICE if self._role == "police" else SenderRole.COUNSELLOR
             counter = crypto.reader.next_counter(ring.signing.public.fingerprint_digest, epoch)
-            sealer = ring.sealer(conversation_id, epoch, epoch_key, role, counter)
+            sealer = ring.sealer(conversation_id, epoch, verified.keys[epoch], role, counter)
             result = await self.send(conversation_id, sealer.seal(text_plaintext(text)))
             await crypto.read(self.messages(conversation_id))  # count our own message
             return result
+
+    async def readers(self, conversation_id: str) -> list[str]:
+        """Who can read the conversation's newest verified epoch, as the young person
+        signed it: ["team"] or ["team", "police"]."""
+        crypto = self._crypto_for(conversation_id)
+        await crypto.refresh()
+        latest = self._keyring().verified_epochs(conversation_id, crypto.keys or {}).latest()
+        return latest.reader_kinds() if latest is not None else []
 
     # -- police handover ----------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from helpline.crypto.encoding import identifier_bytes
 from helpline.crypto.envelope import OpenedMessage, Sender, open_parsed_envelope, parse_envelope
 from helpline.crypto.errors import (
+    CryptoError,
     InvalidKey,
     Reordered,
     Replay,
@@ -52,6 +53,11 @@ class TranscriptReader:
         # (sender fingerprint digest, epoch) -> last accepted counter, and all accepted.
         self._last: dict[tuple[bytes, int], int] = {}
         self._seen: dict[tuple[bytes, int], set[int]] = {}
+        # Epochs whose key was refused (no valid epoch statement, key mismatch): their
+        # messages are reported with that reason instead of "no key".
+        self._refused: dict[int, CryptoError] = {}
+        # The highest epoch any envelope named: a client must not send in an older one.
+        self.highest_epoch_seen = 0
 
     def add_epoch_key(self, epoch: int, epoch_key: bytes) -> None:
         """Trust `epoch_key` for `epoch` (unwrapped by the caller)."""
@@ -61,6 +67,10 @@ class TranscriptReader:
             raise InvalidKey(f"epoch {epoch} already has another key")
         self._epoch_keys[epoch] = epoch_key
 
+    def refuse_epoch(self, epoch: int, error: CryptoError) -> None:
+        """Remember why `epoch` has no key, to report it on each of its messages."""
+        self._refused[epoch] = error
+
     def add_sender(self, sender: Sender) -> None:
         """Accept messages signed by `sender.public_key`, in `sender.role` only."""
         digest = sender.public_key.fingerprint_digest
@@ -68,6 +78,10 @@ class TranscriptReader:
         if known is not None and known != sender:
             raise InvalidKey("this signing key is already on the roster with another role")
         self._senders[digest] = sender
+
+    def sender(self, sender_fingerprint_digest: bytes) -> Sender | None:
+        """The roster entry for a signing key (callers check what it carries)."""
+        return self._senders.get(sender_fingerprint_digest)
 
     def next_counter(self, sender_fingerprint_digest: bytes, epoch: int) -> int:
         """The counter a sender should use next in `epoch`, given what was read so far.
@@ -83,8 +97,12 @@ class TranscriptReader:
         header = parsed.header
         if header.conversation_id != self.conversation_id:
             raise WrongConversation()
+        self.highest_epoch_seen = max(self.highest_epoch_seen, header.epoch)
         epoch_key = self._epoch_keys.get(header.epoch)
         if epoch_key is None:
+            refused = self._refused.get(header.epoch)
+            if refused is not None:
+                raise type(refused)(refused.message)
             raise WrongEpoch(f"no key for epoch {header.epoch}")
         sender = self._senders.get(header.sender_fingerprint)
         if sender is None:

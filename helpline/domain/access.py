@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from helpline.domain.conversation import CHAT_OPEN, WRAPUP_FROM, Conversation, State
-from helpline.domain.handover import Handover
+from helpline.domain.handover import Handover, consent_lapsed
 from helpline.domain.ids import ConversationId, Username
 from helpline.domain.roles import CHAT_ROLES, Role
 from helpline.errors import Forbidden, InvalidState, NotFound
@@ -45,8 +45,13 @@ class StaffActor:
 Actor = YouthActor | StaffActor
 
 
-def check_access(actor: Actor, conversation: Conversation | None, action: Action) -> None:
-    """Raise unless `actor` may do `action` on `conversation` (None: does not exist)."""
+def check_access(actor: Actor, conversation: Conversation | None, action: Action, *,
+                 now: int | None = None) -> None:
+    """Raise unless `actor` may do `action` on `conversation` (None: does not exist).
+
+    `now` (Unix seconds) is needed for the police, whose access ends with the
+    consent; an officer's check without it fails closed.
+    """
     # A role that may never do this is told so first: it reveals nothing about the
     # conversation, and keeps "forbidden" meaning the same whatever the id.
     if not _kind_may(actor, action):
@@ -55,6 +60,8 @@ def check_access(actor: Actor, conversation: Conversation | None, action: Action
         raise NotFound()
     if isinstance(actor, YouthActor):
         _check_youth(actor, conversation, action)
+    elif actor.role is Role.POLICE:
+        _check_police(actor, conversation, action, now)
     else:
         _check_staff(actor, conversation, action)
 
@@ -79,9 +86,6 @@ def _check_youth(actor: YouthActor, conv: Conversation, action: Action) -> None:
 
 
 def _check_staff(actor: StaffActor, conv: Conversation, action: Action) -> None:
-    if actor.role is Role.POLICE:
-        _check_police(actor, conv, action)
-        return
     holds = conv.counsellor == actor.username
     if action is Action.ACCEPT:
         if conv.state is not State.QUEUED:
@@ -109,12 +113,16 @@ def _check_staff(actor: StaffActor, conv: Conversation, action: Action) -> None:
     raise Forbidden()
 
 
-def _check_police(actor: StaffActor, conv: Conversation, action: Action) -> None:
+def _check_police(actor: StaffActor, conv: Conversation, action: Action,
+                  now: int | None) -> None:
     # An officer reaches a conversation only while joined to it, after the young
-    # person's consent; before, after, or for anyone else it does not exist.
+    # person's consent and before it expires; before, after, or for anyone else it
+    # does not exist.
     if conv.handover is not Handover.JOINED:
         raise NotFound()
     if conv.police_officer != actor.username:
+        raise NotFound()
+    if now is None or consent_lapsed(conv.handover, conv.police_expires, now):
         raise NotFound()
     if action is Action.SEND and conv.state is not State.ACTIVE:
         raise InvalidState("This conversation is not active.")

@@ -61,6 +61,7 @@ class Conversation:
     police_epoch: int | None = None  # the first epoch wrapped for the police
     police_from_seq: int | None = None  # the first message the police may read
     police_expires: int | None = None  # consent expiry, Unix seconds
+    police_consent: str | None = None  # the recorded consent, JSON of its transport form
     urgent: bool = False
     age_band: str | None = None  # from the intake, a closed list
     form_hint: str | None = None  # the young person's own choice of topic

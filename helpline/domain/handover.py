@@ -3,11 +3,12 @@
     none ──offer──> offered ──yes (signed consent)──> consented ──officer joins──> joined
                        └──no──> declined          │                                │
     consented / joined ──young person withdraws──> withdrawn                       │
+    consented / joined ──the consent's expires_at passes──> expired                │
     offered / consented / joined ──counsellor ends the police part──> ended        │
     joined ──officer leaves──> left <──────────────────────────────────────────────┘
 
 Closing the conversation (wrap-up, idle timeout) ends any police part too.
-From declined, withdrawn, left or ended a counsellor may offer again (a new offer,
+From declined, withdrawn, expired, left or ended a counsellor may offer again (a new offer,
 a new consent). Only `joined` lets an officer read or write, and only the officer
 who joined.
 """
@@ -29,12 +30,15 @@ class Handover(StrEnum):
     WITHDRAWN = "withdrawn"
     LEFT = "left"
     ENDED = "ended"
+    EXPIRED = "expired"
 
 
 CAN_OFFER = frozenset({Handover.NONE, Handover.DECLINED, Handover.WITHDRAWN, Handover.LEFT,
-                       Handover.ENDED})
+                       Handover.ENDED, Handover.EXPIRED})
 CAN_WITHDRAW = frozenset({Handover.CONSENTED, Handover.JOINED})
 CAN_END = frozenset({Handover.OFFERED, Handover.CONSENTED, Handover.JOINED})
+# States that rest on a consent, and so end when it expires.
+CAN_EXPIRE = frozenset({Handover.CONSENTED, Handover.JOINED})
 # States in which the young person's client may wrap a key for the police unit.
 POLICE_MAY_BE_WRAPPED = frozenset({Handover.CONSENTED, Handover.JOINED})
 
@@ -56,6 +60,11 @@ HISTORY_NOTE = {"en": " (and, only if you choose so, what was said before)",
 def offer_text(language: str | None) -> str:
     lang = language if language in OFFER_TEXT else "en"
     return OFFER_TEXT[lang].format(history=HISTORY_NOTE[lang])
+
+
+def consent_lapsed(handover: Handover, expires_at: int | None, now: int) -> bool:
+    """A handover resting on a consent whose time is over (or that has none)."""
+    return handover in CAN_EXPIRE and (expires_at is None or expires_at <= now)
 
 
 @dataclass(frozen=True)

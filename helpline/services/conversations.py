@@ -142,7 +142,7 @@ class ConversationService:
     ) -> Envelope:
         """Store an opaque body as the next envelope and deliver it to the other side."""
         conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.SEND)
+        check_access(actor, conv, Action.SEND, now=self.clock.now_ms() // 1000)
         assert conv is not None
         allowed, check, role = _sender(actor)
         appended = await self.store.append_message(
@@ -161,7 +161,7 @@ class ConversationService:
     ) -> None:
         """Relay a typing signal to the other side; nothing is stored."""
         conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.SEND)
+        check_access(actor, conv, Action.SEND, now=self.clock.now_ms() // 1000)
         assert conv is not None
         role = _sender(actor)[2]
         data = {"conversation_id": conversation_id, "role": role.value, "typing": typing}
@@ -172,8 +172,11 @@ class ConversationService:
     ) -> History:
         """Envelopes after `after_seq`, in order; `more` when a further page exists."""
         conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.READ)
+        check_access(actor, conv, Action.READ, now=self.clock.now_ms() // 1000)
         assert conv is not None
+        if isinstance(actor, StaffActor):
+            await self.audit.record_read(actor.username, actor.role.value,
+                                         AuditAction.READ_HISTORY, conversation_id)
         page = min(limit or self.policy.history_page_size, self.policy.history_page_size)
         first = 1
         if isinstance(actor, StaffActor) and actor.role is Role.POLICE \
@@ -197,10 +200,10 @@ class ConversationService:
         if delete and isinstance(actor, YouthActor) and conv is not None \
                 and conv.state not in CHAT_OPEN:
             # Already over: "delete now" still applies to what is left.
-            check_access(actor, conv, Action.READ)
+            check_access(actor, conv, Action.READ, now=self.clock.now_ms() // 1000)
             await self.store.purge_now(conversation_id, self.clock.now_ms())
             return conv.state
-        check_access(actor, conv, Action.END)
+        check_access(actor, conv, Action.END, now=self.clock.now_ms() // 1000)
         if isinstance(actor, YouthActor):
             allowed, holder, by = CHAT_OPEN, None, SenderRole.YOUTH.value
         else:
@@ -249,7 +252,7 @@ class ConversationService:
         if conv is not None and conv.state is State.QUEUED and actor.role in CHAT_ROLES:
             await self._check_language_hold(actor, conv)
         try:
-            check_access(actor, conv, Action.ACCEPT)
+            check_access(actor, conv, Action.ACCEPT, now=self.clock.now_ms() // 1000)
             await self.store.accept_conversation(
                 conversation_id, actor.username, self.clock.now_ms(),
                 self.policy.max_conversations_per_counsellor,
@@ -288,7 +291,7 @@ class ConversationService:
     ) -> None:
         """File the wrap-up form; the conversation is closed and the slot freed."""
         conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.WRAPUP)
+        check_access(actor, conv, Action.WRAPUP, now=self.clock.now_ms() // 1000)
         try:
             await self.store.wrapup_conversation(
                 conversation_id, actor.username, self.clock.now_ms(), wrapup.to_fields(),
@@ -296,9 +299,11 @@ class ConversationService:
             )
         except StateConflict:
             raise InvalidState("This conversation is already closed.") from None
+        # That a wrap-up happened, not what it said: the form, age band and referral go
+        # to the statistics counters only, whose small cells are suppressed; a forever
+        # entry with them would undo that.
         await self.audit.record(actor.username, actor.role.value, AuditAction.WRAPUP,
-                                conversation_id, {"form": wrapup.form.value,
-                                                  "referral": wrapup.referral.value})
+                                conversation_id)
         updated = await self._load(conversation_id)
         # An officer who was in it is told too: closing ends the police part.
         assert conv is not None
@@ -312,7 +317,7 @@ class ConversationService:
     ) -> Conversation:
         """A supervisor moves an active conversation to another counsellor."""
         conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.REASSIGN)
+        check_access(actor, conv, Action.REASSIGN, now=self.clock.now_ms() // 1000)
         assert conv is not None and conv.counsellor is not None
         target = await self.store.get_staff(to_user)
         if target is None or target.disabled or target.role not in CHAT_ROLES:

@@ -22,11 +22,13 @@ from helpline.domain.audit import AuditAction
 from helpline.domain.conversation import Conversation, State
 from helpline.domain.handover import (
     CAN_END,
+    CAN_EXPIRE,
     CAN_OFFER,
     CAN_WITHDRAW,
     ConsentTerms,
     Handover,
     check_consent_terms,
+    consent_lapsed,
     offer_text,
 )
 from helpline.domain.ids import ConversationId
@@ -61,7 +63,8 @@ class HandoverService:
     async def offer(self, actor: StaffActor, conversation_id: ConversationId) -> dict[str, Any]:
         """Ask the young person whether the police may join; they get the key and words."""
         conv = await self._load(conversation_id)
-        check_access(actor, conv, Action.SEND)  # the holder, while active
+        # the holder, while active
+        check_access(actor, conv, Action.SEND, now=self.clock.now_ms() // 1000)
         police = await self.store.get_police_statement()
         if police is None:
             raise InvalidState("No police unit key is published: run `helpline keys init`.")
@@ -83,7 +86,7 @@ class HandoverService:
     async def end(self, actor: StaffActor, conversation_id: ConversationId) -> dict[str, Any]:
         """The counsellor ends the police part; an officer who joined is out at once."""
         conv = await self._load(conversation_id)
-        check_access(actor, conv, Action.READ)  # the holder
+        check_access(actor, conv, Action.READ, now=self.clock.now_ms() // 1000)  # the holder
         await self._change(conversation_id, states=None, handovers=CAN_END,
                            check=("counsellor", actor.username),
                            fields={"handover": Handover.ENDED.value, **CLEARED})
@@ -99,7 +102,7 @@ class HandoverService:
                      accept: bool, consent: dict[str, Any] | None) -> dict[str, Any]:
         """No: declined. Yes: only with a consent this conversation's key signed."""
         conv = await self._load(conversation_id)
-        check_access(actor, conv, Action.SEND)
+        check_access(actor, conv, Action.SEND, now=self.clock.now_ms() // 1000)
         if not accept:
             await self._change(conversation_id, states=None, handovers={Handover.OFFERED},
                                check=("police_offer", offer_id),
@@ -135,7 +138,7 @@ class HandoverService:
                        ) -> dict[str, Any]:
         """The young person takes the yes back: any officer is removed at once."""
         conv = await self._load(conversation_id)
-        check_access(actor, conv, Action.READ)
+        check_access(actor, conv, Action.READ, now=self.clock.now_ms() // 1000)
         await self._change(conversation_id, states=None, handovers=CAN_WITHDRAW,
                            fields={"handover": Handover.WITHDRAWN.value, **CLEARED})
         await self._tell_everyone(conv, Handover.WITHDRAWN)
@@ -187,7 +190,8 @@ class HandoverService:
     async def leave(self, actor: StaffActor, conversation_id: ConversationId
                     ) -> dict[str, Any]:
         conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.READ)  # the joined officer only
+        # the joined officer only
+        check_access(actor, conv, Action.READ, now=self.clock.now_ms() // 1000)
         assert conv is not None
         await self._change(conversation_id, states=None, handovers={Handover.JOINED},
                            check=("police_officer", actor.username),
@@ -196,6 +200,42 @@ class HandoverService:
         await self.audit.record(actor.username, actor.role.value, AuditAction.POLICE_LEAVE,
                                 conversation_id)
         return {"handover": Handover.LEFT.value}
+
+    # -- consent expiry -------------------------------------------------------------------
+
+    async def lapse_if_expired(self, conversation_id: ConversationId) -> bool:
+        """End the police part if its consent has expired; True if it ended now.
+
+        Called by the job and before every officer event, so an officer is out at the
+        consent's expiry even between two job runs. Everyone is told; the young
+        person's client then starts a team-only epoch (the police key gets nothing
+        from there on).
+        """
+        conv = await self.store.get_conversation(conversation_id)
+        now = self.clock.now_ms() // 1000
+        if conv is None or not consent_lapsed(conv.handover, conv.police_expires, now):
+            return False
+        try:
+            await self.store.change_handover(
+                conversation_id, states=None, handovers={h.value for h in CAN_EXPIRE},
+                check=("police_expires", str(conv.police_expires or "")),
+                fields={"handover": Handover.EXPIRED.value, **CLEARED})
+        except (HandoverConflict, InvalidState, NotFound):
+            return False  # withdrawn, ended or renewed meanwhile: nothing to expire
+        await self._tell_everyone(conv, Handover.EXPIRED)
+        await self.audit.record("system", "system", AuditAction.CONSENT_EXPIRED,
+                                conversation_id)
+        await self._requests_changed()
+        return True
+
+    async def expire_lapsed(self) -> int:
+        """The job: end every police part whose consent has expired; returns how many."""
+        ended = 0
+        for state in CAN_EXPIRE:
+            for conv in await self.store.list_conversations_with_handover(state.value):
+                if await self.lapse_if_expired(conv.id):
+                    ended += 1
+        return ended
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -30,7 +30,12 @@ from helpline.errors import (
     NotFound,
 )
 from helpline.storage import scripts
+from helpline.storage.account_store import AccountStoreMixin
+from helpline.storage.audit_store import AuditStoreMixin
+from helpline.storage.keyadmin_store import KeyAdminStoreMixin
 from helpline.storage.keys import Keys
+from helpline.storage.returncode_store import ReturnCodeStoreMixin
+from helpline.storage.stats_store import StatsStoreMixin
 
 DEDUP_TTL_SECONDS = 24 * 3600
 
@@ -71,7 +76,8 @@ def connect_redis(url: str, max_connections: int) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool, decode_responses=False)
 
 
-class RedisStore:
+class RedisStore(AuditStoreMixin, AccountStoreMixin, StatsStoreMixin, KeyAdminStoreMixin,
+                 ReturnCodeStoreMixin):
     def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
@@ -192,35 +198,6 @@ class RedisStore:
                                     "used": "0"})
             pipe.expire(key, keep_seconds)
             await pipe.execute()
-
-    async def set_return_code(self, conversation_id: ConversationId, lookup: str) -> None:
-        """Point a return code's keyed hash at the conversation (one code per chat)."""
-        old = cast(bytes | None, await self.redis.hget(self.keys.conv(conversation_id),
-                                                       "return_lookup"))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if old:
-                pipe.delete(self.keys.return_code(old.decode()))
-            pipe.set(self.keys.return_code(lookup), conversation_id)
-            pipe.hset(self.keys.conv(conversation_id), "return_lookup", lookup)
-            await pipe.execute()
-
-    async def find_return_code(self, lookup: str) -> ConversationId | None:
-        raw = cast(bytes | None, await self.redis.get(self.keys.return_code(lookup)))
-        return ConversationId(raw.decode()) if raw else None
-
-    async def set_code_wrap(self, conversation_id: ConversationId, blob: bytes) -> None:
-        await self.redis.hset(self.keys.e2e(conversation_id), "code_wrap", blob)
-
-    async def get_code_wrap(self, conversation_id: ConversationId) -> bytes | None:
-        return cast(bytes | None, await self.redis.hget(self.keys.e2e(conversation_id),
-                                                        "code_wrap"))
-
-    async def get_code_failures(self) -> int:
-        raw = cast(bytes | None, await self.redis.get(self.keys.code_failures))
-        return int(raw) if raw else 0
-
-    async def count_code_failure(self, window_seconds: int) -> int:
-        return int(await self._count(keys=[self.keys.code_failures], args=[window_seconds]))
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         raw = await cast(
@@ -376,15 +353,17 @@ class RedisStore:
 
     async def set_epoch(
         self, conversation_id: ConversationId, allowed: Iterable[State], epoch: int,
-        youth_key: bytes | None, wraps: Sequence[tuple[str, bytes]], police_wrap: bool = False,
+        youth_key: bytes | None, wraps: Sequence[tuple[str, bytes]], statement_json: str,
+        police_wrap: bool = False,
     ) -> None:
-        """Store the wraps of the next epoch key; `BadEpoch` unless epoch = current + 1.
+        """Store the signed statement and wraps of the next epoch key in one step;
+        `BadEpoch` unless epoch = current + 1.
 
         `police_wrap`: one wrap is for the police unit; refused (`HandoverConflict`)
         unless the handover is consented or joined at this very moment.
         """
         args: list[str | int | bytes] = [_csv(allowed), epoch, youth_key or b"",
-                                         "1" if police_wrap else "0"]
+                                         "1" if police_wrap else "0", statement_json]
         for recipient, wrap in wraps:
             args += [recipient, wrap]
         res = await self._run(
@@ -413,6 +392,14 @@ class RedisStore:
             out.append((int(epoch_s), recipient, bytes(wrap)))
         out.sort()
         return e2e.get(b"youth_key"), int(e2e.get(b"epoch", 0)), out
+
+    async def get_epoch_statements(self, conversation_id: str) -> list[str]:
+        """The young person's signed epoch statements (JSON), oldest epoch first."""
+        e2e = await cast(Awaitable[dict[bytes, bytes]],
+                         self.redis.hgetall(self.keys.e2e(conversation_id)))
+        found = [(int(k[len(b"statement:"):]), v.decode()) for k, v in e2e.items()
+                 if k.startswith(b"statement:")]
+        return [text for _, text in sorted(found)]
 
     async def change_handover(
         self, conversation_id: ConversationId, *, states: Iterable[State] | None,
@@ -814,6 +801,7 @@ def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation
         police_epoch=_int(raw, b"police_epoch"),
         police_from_seq=_int(raw, b"police_from_seq"),
         police_expires=_int(raw, b"police_expires"),
+        police_consent=_str(raw, b"police_consent"),
         urgent=raw.get(b"urgent") == b"1",
         age_band=_str(raw, b"intake_age") or None,
         form_hint=_str(raw, b"intake_form") or None,

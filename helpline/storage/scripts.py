@@ -179,8 +179,8 @@ if epoch == 1 then
   if ARGV[3] == '' then return {'bad_epoch', tostring(current)} end
   redis.call('HSET', KEYS[2], 'youth_key', ARGV[3])
 end
-redis.call('HSET', KEYS[2], 'epoch', epoch)
-for i = 5, #ARGV, 2 do
+redis.call('HSET', KEYS[2], 'epoch', epoch, 'statement:' .. epoch, ARGV[5])
+for i = 6, #ARGV, 2 do
   redis.call('HSET', KEYS[3], epoch .. ':' .. ARGV[i], ARGV[i + 1])
 end
 return {'ok'}

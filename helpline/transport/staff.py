@@ -14,7 +14,7 @@ from typing import Any
 import socketio
 
 from helpline.domain.access import StaffActor
-from helpline.domain.ids import Username
+from helpline.domain.ids import ConversationId, Username
 from helpline.domain.roles import OVERVIEW_ROLES, QUEUE_ROLES, Role
 from helpline.domain.staff import Session
 from helpline.domain.wrapup import AgeBand, ExploitationForm, Referral, WrapUp
@@ -119,19 +119,21 @@ class StaffNamespace(HelplineNamespace):
 
     async def on_send(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.send_spec)
-        env = await self.service.send(await self._actor(sid), args["conversation_id"],
-                                      args["body"], args.get("client_msg_id"), sid)
+        env = await self.service.send(await self._actor_on(sid, args["conversation_id"]),
+                                      args["conversation_id"], args["body"],
+                                      args.get("client_msg_id"), sid)
         return {"seq": env.seq, "sent_at": env.sent_at}
 
     async def on_typing(self, sid: str, payload: object) -> None:
         args = parse(payload, self.typing_spec)
-        await self.service.typing(await self._actor(sid), args["conversation_id"],
-                                  args["typing"], sid)
+        await self.service.typing(await self._actor_on(sid, args["conversation_id"]),
+                                  args["conversation_id"], args["typing"], sid)
 
     async def on_history(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.history_spec)
-        history = await self.service.history(await self._actor(sid), args["conversation_id"],
-                                             args["after_seq"], args.get("limit"))
+        history = await self.service.history(await self._actor_on(sid, args["conversation_id"]),
+                                             args["conversation_id"], args["after_seq"],
+                                             args.get("limit"))
         return {"messages": [m.to_wire() for m in history.messages],
                 "last_seq": history.last_seq, "more": history.more,
                 "first_seq": history.first_seq}
@@ -164,8 +166,8 @@ class StaffNamespace(HelplineNamespace):
 
     async def on_conversation_keys(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.conv_spec)
-        return await self.keys.conversation_keys(await self._actor(sid),
-                                                 args["conversation_id"])
+        return await self.keys.conversation_keys(
+            await self._actor_on(sid, args["conversation_id"]), args["conversation_id"])
 
     async def on_invite_create(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
@@ -189,7 +191,8 @@ class StaffNamespace(HelplineNamespace):
 
     async def on_police_leave(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.conv_spec)
-        return await self.handover.leave(await self._actor(sid), args["conversation_id"])
+        return await self.handover.leave(await self._actor_on(sid, args["conversation_id"]),
+                                         args["conversation_id"])
 
     async def _actor(self, sid: str) -> StaffActor:
         session: Session | None = (await self.get_session(sid)).get("session")
@@ -198,6 +201,15 @@ class StaffNamespace(HelplineNamespace):
             self.server.start_background_task(self._drop_later, sid)
             raise Unauthorized("Your session has ended. Please sign in again.")
         return StaffActor(Username(session.username), Role(session.role))
+
+    async def _actor_on(self, sid: str, conversation_id: str) -> StaffActor:
+        """The actor, for an event on one conversation: an officer's consent is checked
+        first, and a lapsed one ends the police part for everyone before the event is
+        refused (the job would do it too, but only at its next run)."""
+        actor = await self._actor(sid)
+        if actor.role is Role.POLICE:
+            await self.handover.lapse_if_expired(ConversationId(conversation_id))
+        return actor
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         task = self._expiry.pop(sid, None)

@@ -16,7 +16,10 @@ from helpline.errors import AlreadyOpen, NoConversation
 from helpline.protocol import (
     CAMPAIGN,
     CLIENT_MSG_ID,
+    CODE_PROOF,
+    CODE_VERIFIER,
     CONSENT,
+    EPOCH_STATEMENT,
     HISTORY_WRAPS,
     INVITE,
     LANGUAGE,
@@ -56,13 +59,15 @@ class YouthNamespace(HelplineNamespace):
                                          "choice": Str(STEP, 40, required=False),
                                          "text": Str(max_len=2000, required=False)}
         self.code_wrap_spec: Spec = {"blob": Bytes(8192)}
-        self.resume_code_spec: Spec = {"code": Str(LOOKUP_CODE, 40)}
+        self.return_code_spec: Spec = {"lookup": Str(LOOKUP_CODE, 40),
+                                       "verifier": CODE_VERIFIER}
+        self.resume_code_spec: Spec = {"lookup": Str(LOOKUP_CODE, 40), "proof": CODE_PROOF}
         self.answer_spec: Spec = {"offer_id": Str(OFFER_ID, 40), "accept": Bool(),
                                   "consent": CONSENT}
         self.history_wraps_spec: Spec = {"wraps": HISTORY_WRAPS}
         self.end_spec: Spec = {"delete": Bool(required=False)}
         self.epoch_spec: Spec = {"epoch": Int(1, 2**32 - 1), "signing_key": Bytes(
-            32, required=False, min_len=32), "wraps": WRAPS}
+            32, required=False, min_len=32), "wraps": WRAPS, "statement": EPOCH_STATEMENT}
         self.open_spec: Spec = {
             "language": Str(LANGUAGE, 16, required=False),
             "browser_language": Str(LANGUAGE, 16, required=False),
@@ -108,10 +113,10 @@ class YouthNamespace(HelplineNamespace):
         return await self.intake.skip(YouthActor(cid), cid)
 
     async def on_return_code(self, sid: str, payload: object) -> dict[str, Any]:
-        """Register the look-up words of a code the client made (never the whole code)."""
-        args = parse(payload, self.resume_code_spec)
+        """Register a code the client made: look-up words and verifier, never the secret."""
+        args = parse(payload, self.return_code_spec)
         cid = await self._conversation(sid)
-        await self.codes.register(YouthActor(cid), cid, args["code"])
+        await self.codes.register(YouthActor(cid), cid, args["lookup"], args["verifier"])
         return {}
 
     async def on_code_wrap(self, sid: str, payload: object) -> dict[str, Any]:
@@ -121,10 +126,10 @@ class YouthNamespace(HelplineNamespace):
         return {}
 
     async def on_resume_code(self, sid: str, payload: object) -> dict[str, Any]:
-        """Come back with a return code: the look-up words only (see returncodes)."""
+        """Come back with a return code: nothing is released or bound before the proof."""
         args = parse(payload, self.resume_code_spec)
         await self._require_none(sid)
-        cid = await self.codes.find(args["code"])
+        cid = await self.codes.prove(args["lookup"], args["proof"], sid)
         token = await self.service.new_resume_token(cid)
         result = await self.on_resume(sid, {"resume_token": token})
         result["resume_token"] = token
@@ -189,7 +194,7 @@ class YouthNamespace(HelplineNamespace):
         cid = await self._conversation(sid)
         wraps = [(w["recipient"], w["wrap"]) for w in args["wraps"]]
         await self.keys.start_epoch(YouthActor(cid), cid, args["epoch"],
-                                    args.get("signing_key"), wraps)
+                                    args.get("signing_key"), wraps, args["statement"])
         return {"epoch": args["epoch"]}
 
     async def on_conversation_keys(self, sid: str, payload: object) -> dict[str, Any]:
