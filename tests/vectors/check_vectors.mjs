@@ -8,6 +8,9 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { webcrypto as wc } from "node:crypto";
 import { CipherSuite, HkdfSha256, Aes256Gcm } from "@hpke/core";
 import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
+import { checkReturnCode } from "./check_returncode.mjs";
+import { checkRevocation } from "./check_revocation.mjs";
+import { checkEpochs } from "./check_epoch.mjs";
 const subtle = wc.subtle;
 const dir = process.argv[2];
 const load = (n) => JSON.parse(readFileSync(`${dir}/${n}`, "utf8"));
@@ -138,4 +141,7 @@ out.wrap = { recipient_private_key: team.recipient_private_key, conversation_id:
   out.envelope = { envelope: toHex(cat(body, sig)), sender_public_key: sender.public_key, epoch_key: toHex(epochKey), conversation_id: team.conversation_id, epoch: 9, plaintext: "made in JavaScript" };
 }
 if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(out, null, 2));
+checks += await checkReturnCode(dir);  // return-code.json (check_returncode.mjs)
+checks += await checkRevocation(dir);  // revocation.json (check_revocation.mjs)
+checks += await checkEpochs(dir);  // epoch.json (check_epoch.mjs)
 console.log(`JS checks passed: ${checks}`);

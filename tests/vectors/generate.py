@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import runpy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -721,6 +722,9 @@ def generate(out_dir: Path = HERE) -> None:
     _write(out_dir / "wrap.json", wrap_vectors())
     _write(out_dir / "envelope.json", envelope_vectors())
     _write(out_dir / "staff-statement.json", staff_statement_vectors())
+    runpy.run_path(str(HERE / "generate_returncode.py"))["write_vectors"](out_dir)
+    runpy.run_path(str(HERE / "generate_revocation.py"))["write_vectors"](out_dir)
+    runpy.run_path(str(HERE / "generate_epoch.py"))["write_vectors"](out_dir)
 
 
 if __name__ == "__main__":
