@@ -203,3 +203,77 @@ async def test_message_lengths_do_not_show_on_the_wire(
     await youth.send_text("hij houdt mijn paspoort en zegt dat ik hem geld schuld ben")
     sizes = {len(m["body"]) for m in youth.messages}
     assert len(sizes) == 1  # both 256 bytes of padded plaintext inside
+
+
+async def _come_back(harness: Harness, server: ServerProcess, code: str) -> YouthClient:
+    back = YouthClient(server.url, pinned_fingerprint=harness.fingerprint)
+    harness.clients.append(back)
+    await back.connect()
+    await back.resume_with_code(code)
+    return back
+
+
+async def _code_wrap(harness: Harness, cid: str, blob: bytes | None = None) -> bytes:
+    """Read the stored code wrap, or (a hostile server) put an older one back."""
+    r = await harness.redis()
+    key = f"{harness.prefix}conv:{cid}:e2e"
+    if blob is not None:
+        await r.hset(key, "code_wrap", blob)
+    out = await r.hget(key, "code_wrap")
+    await r.aclose()
+    assert out is not None
+    return bytes(out)
+
+
+async def test_a_rolled_back_code_wrap_does_not_put_the_police_back(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth, counsellor, police, cid = await _setup(harness)
+    code = await youth.request_return_code()
+    await _offer(youth, counsellor, cid)
+    await youth.answer_handover(True)
+    await police.police_join(cid)
+    police_blob = await _code_wrap(harness, cid)  # wrapped in the police epoch (2)
+    await youth.withdraw_handover()  # epoch 3, team only, and a new code wrap
+    assert youth.readers == ["team"]
+    # The server hands back the blob of the police epoch, consent and all.
+    await _code_wrap(harness, cid, police_blob)
+    back = await _come_back(harness, server, code)
+    assert back.restored_police is not None  # the old blob did say "police" ...
+    assert back.readers == ["team"]  # ... but the client re-keyed without them
+    assert back.keyring is not None and back.keyring.epoch == 4
+    keys = await counsellor.conversation_keys(cid)
+    assert police.keyring is not None
+    assert {w["recipient"] for w in keys["wraps"] if w["epoch"] == 4} \
+        .isdisjoint(police.keyring.unit_keys)
+    await back.send_text("I came back")
+    await counsellor.wait_until(lambda: len(counsellor.messages(cid)) == 3)
+    assert (await counsellor.read(cid))[-1].text == "I came back"
+
+
+async def test_coming_back_in_a_police_epoch_shows_the_police_as_readers(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth, counsellor, police, cid = await _setup(harness)
+    code = await youth.request_return_code()
+    await _offer(youth, counsellor, cid)
+    await youth.answer_handover(True)
+    await police.police_join(cid)
+    back = await _come_back(harness, server, code)
+    # The latest epoch, a live consent the code wrap names: nothing to hide or change.
+    assert back.readers == ["team", "police"]
+    assert back.keyring is not None and back.keyring.epoch == 2
+
+
+async def test_coming_back_after_the_consent_expired_re_keys_to_the_team(
+    harness: Harness, server: ServerProcess
+) -> None:
+    youth, counsellor, police, cid = await _setup(harness)
+    code = await youth.request_return_code()
+    await _offer(youth, counsellor, cid)
+    await youth.answer_handover(True, valid_seconds=2)
+    await youth.disconnect()  # gone before the expiry: nobody re-keyed
+    await asyncio.sleep(2.2)
+    back = await _come_back(harness, server, code)
+    assert back.readers == ["team"]
+    assert back.keyring is not None and back.keyring.epoch == 3

@@ -253,7 +253,8 @@ async def test_a_server_cannot_add_a_reader_the_client_did_not_wrap_for(
     # A malicious server marks the officer as joined, without any consent.
     r = await harness.redis()
     await r.hset(f"{harness.prefix}conv:{cid}", mapping={
-        "handover": "joined", "police_officer": "agent-jansen", "police_share": "1"})
+        "handover": "joined", "police_officer": "agent-jansen", "police_share": "1",
+        "police_expires": int(time.time()) + 600})
     await r.sadd(f"{harness.prefix}conv:{cid}:who", "agent-jansen")
     await r.aclose()
     page = await police.history(cid)

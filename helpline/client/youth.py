@@ -51,6 +51,7 @@ class YouthClient(BaseClient):
         self._police: EncryptionPublicKey | None = None
         self._consent: Consent | None = None  # the live consent a police epoch rests on
         self._lapse: asyncio.Future[None] | None = None  # re-keys at the consent's expiry
+        self._epoch_lock = asyncio.Lock()  # one new epoch at a time
         self.offer: dict[str, Any] | None = None
         self.prompt: dict[str, Any] | None = None  # the intake assistant's question
         self.intake_log: list[dict[str, Any]] = []  # what was asked and answered
@@ -223,7 +224,8 @@ class YouthClient(BaseClient):
         self._police, self._consent = police, consent
         self.police_state = PoliceState(police.fingerprint, consent.expires_at, share_history)
         earlier = dict(ring.epoch_keys)
-        await self._new_epoch(with_police=True)
+        async with self._epoch_lock:
+            await self._new_epoch(with_police=True)
         if share_history:
             await self.call("share_history", {"wraps": [
                 {"epoch": epoch, "recipient": police.fingerprint,
@@ -234,7 +236,7 @@ class YouthClient(BaseClient):
     async def withdraw_handover(self) -> dict[str, Any]:
         """Take the yes back: the officer leaves at once; a new epoch shuts them out."""
         result = await self.call("handover_withdraw")
-        await self._new_epoch(with_police=False)
+        await self._rekey_team_only()  # unless the "withdrawn" event did it already
         return result
 
     @property
@@ -269,22 +271,29 @@ class YouthClient(BaseClient):
         """At the consent's expiry, start a team-only epoch (no one else will)."""
         await asyncio.sleep(max(0.0, expires_at - time.time()))
         self._lapse = None
-        if "police" in self.readers:
-            await self._rekey_team_only()
+        await self._rekey_team_only()
 
     async def _rekey_team_only(self) -> None:
-        try:
-            await self._new_epoch(with_police=False)
-        except ClientError as exc:
-            # The conversation may have ended meanwhile; tell the app, never crash.
-            await self._record("rekey_failed", {"code": exc.code})
+        """Start a team-only epoch if the current one is still readable by the police.
+
+        Several things may ask at once (the withdrawal, its event, the expiry timer):
+        under the lock only the first re-keys, the others find "team" already.
+        """
+        async with self._epoch_lock:
+            if "police" not in self.readers:
+                return
+            try:
+                await self._new_epoch(with_police=False)
+            except ClientError as exc:
+                # The conversation may have ended meanwhile; tell the app, never crash.
+                await self._record("rekey_failed", {"code": exc.code})
 
     async def _ensure_current_epoch(self) -> None:
         """Before sending: never in an epoch whose consent has expired."""
         statement = self.keyring.statement if self.keyring is not None else None
         if statement is not None and statement.consent is not None \
                 and statement.consent.expires_at <= int(time.time()):
-            await self._new_epoch(with_police=False)
+            await self._rekey_team_only()
 
     async def _after_restore(self, police: PoliceState | None) -> None:
         """After coming back with a return code: keep the restored epoch only if it is
@@ -327,7 +336,8 @@ class YouthClient(BaseClient):
         if not keep:
             # The next epoch comes after every one the server or the transcript knows.
             ring.epoch = max(ring.epoch, latest, seen, int(keys.get("epoch", 0)))
-            await self._new_epoch(with_police=False)
+            async with self._epoch_lock:
+                await self._new_epoch(with_police=False)
 
     def _verified_police(self, directory: dict[str, Any], fingerprint: str
                          ) -> EncryptionPublicKey | None:
