@@ -242,6 +242,10 @@ async def set_up(args: argparse.Namespace, url: str, redis_url: str, prefix: str
             assert isinstance(client, TimedStaffClient)
             counsellors.append(client)
             await client.register_device()
+            ring = client.keyring
+            assert ring is not None
+            await admin.approve(name, Role.COUNSELLOR, ring.encryption.public.fingerprint,
+                                ring.signing.public.fingerprint)
             await admin.grant(name)
             await client.load_grants()
     finally:

@@ -4,10 +4,16 @@
     helpline users add NAME --role counsellor|supervisor|police|admin [--languages nl,en]
     helpline users list
     helpline users disable NAME
-    helpline keys init | rotate | publish | show       (private keys stay in the keys folder)
-    helpline keys grant USER [--expect-fingerprint FP]
+    helpline keys init | rotate | publish | show | prune   (private keys stay in the keys folder)
+    helpline keys approve USER FINGERPRINT --signing-fingerprint FP --role ROLE
+    helpline keys grant USER [--period P]...
+    helpline keys revoke USER|FINGERPRINT
+    helpline keys police-import FILE --fingerprint FP
+    helpline keys police-init                        (on the police unit's own machine)
+    helpline keys police-grant USER --fingerprint FP --signing-fingerprint FP   (police machine)
     helpline transcript export CONVERSATION --key FILE [--format text|json]
-    helpline audit verify | show [--start N] [--limit M]
+    helpline audit verify [--checkpoints FILE] [--public-key HEX] | checkpoint | public-key
+    helpline audit show [--start N] [--limit M]
     helpline stats export [--format csv|json]
 
 Without REDIS_URL every command uses the embedded Redis in the data folder (starting
@@ -34,20 +40,27 @@ from aiohttp import web
 
 from helpline.app import check_settings, create_app
 from helpline.config import ConfigError, Settings, load_settings
+from helpline.crypto.encoding import hex_decode
 from helpline.crypto.errors import CryptoError
 from helpline.crypto.keyfile import (
     read_encryption_key_file,
     read_signing_key_file,
     write_unencrypted_key_file,
 )
-from helpline.crypto.keys import EncryptionKeyPair, KeyKind, SigningKeyPair, fingerprint
+from helpline.crypto.keys import (
+    EncryptionKeyPair,
+    KeyKind,
+    SigningKeyPair,
+    SigningPublicKey,
+    fingerprint,
+)
 from helpline.domain.retention import RetentionPolicy
 from helpline.domain.roles import Role
 from helpline.embedded_redis import EmbeddedRedis, start_embedded_redis
 from helpline.errors import Conflict, HelplineError
 from helpline.services.accounts import AccountPolicy, AccountService
-from helpline.services.audit import AuditLog
-from helpline.services.keyadmin import KeyAdmin, KeyPolicy
+from helpline.services.audit import Anchor, AuditLog, load_audit_key, read_checkpoint_lines
+from helpline.services.keyadmin import KeyAdmin, KeyPolicy, PoliceKeyAdmin, local_actor
 from helpline.services.ports import SystemClock
 from helpline.services.retention import RetentionService
 from helpline.services.transcripts import export_transcript
@@ -117,15 +130,38 @@ def _parser() -> argparse.ArgumentParser:
     keys.add_argument("--passphrase-file",
                       help="file holding the key files' passphrase (default: prompt or stdin)")
     keys_sub = keys.add_subparsers(dest="action", required=True)
-    keys_sub.add_parser("init", help="make the signing key, first team key and police key")
+    keys_sub.add_parser("init", help="make the signing key and the first team key")
     keys_sub.add_parser("rotate", help="make the next team key; new conversations use it")
-    keys_sub.add_parser("publish", help="publish the signing key again (e.g. to a new Redis)")
+    keys_sub.add_parser("publish", help="publish the signing key, revocations and police"
+                                        " statement again (e.g. to a new Redis)")
     keys_sub.add_parser("show", help="print the signing fingerprint and published keys")
     keys_sub.add_parser("prune", help="delete the key files of retired team periods")
-    grant = keys_sub.add_parser("grant", help="grant keys to a staff member's device")
+    approve = keys_sub.add_parser(
+        "approve", help="approve a device by the fingerprints shown on its own screen")
+    approve.add_argument("name")
+    approve.add_argument("fingerprint", help="the device's encryption (X25519) fingerprint")
+    approve.add_argument("--signing-fingerprint", required=True,
+                         help="the device's signing (Ed25519) fingerprint")
+    approve.add_argument("--role", required=True, choices=[r.value for r in Role])
+    grant = keys_sub.add_parser("grant", help="grant keys to an approved device")
     grant.add_argument("name")
-    grant.add_argument("--expect-fingerprint",
-                       help="refuse unless the device key has this fingerprint")
+    grant.add_argument("--period", action="append", default=None,
+                       help="grant this (older) period's team key instead of the current ones")
+    revoke = keys_sub.add_parser("revoke", help="revoke a person's device keys or one key")
+    revoke.add_argument("target", help="a user name (approved device) or a key fingerprint")
+    police_import = keys_sub.add_parser(
+        "police-import", help="sign a statement for the police unit's public key")
+    police_import.add_argument("file", help="the public-key file `keys police-init` wrote")
+    police_import.add_argument("--fingerprint", required=True,
+                               help="the fingerprint the police unit read out to you")
+    keys_sub.add_parser("police-init", help="police machine: make the police unit's key pair")
+    police_grant = keys_sub.add_parser(
+        "police-grant", help="police machine: grant the police key to an officer's device")
+    police_grant.add_argument("name")
+    police_grant.add_argument("--fingerprint", required=True,
+                              help="the officer's device encryption fingerprint")
+    police_grant.add_argument("--signing-fingerprint", required=True,
+                              help="the officer's device signing fingerprint")
 
     stats = sub.add_parser("stats", help="anonymous statistics of closed conversations")
     stats_sub = stats.add_subparsers(dest="action", required=True)
@@ -134,7 +170,15 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the hash-chained audit log of staff actions")
     audit_sub = audit.add_subparsers(dest="action", required=True)
-    audit_sub.add_parser("verify", help="check the chain; name the first broken link")
+    verify = audit_sub.add_parser(
+        "verify", help="check the chain and its signed checkpoints; name the first broken one")
+    verify.add_argument("--checkpoints",
+                        help="checkpoint file (default HELPLINE_AUDIT_CHECKPOINT_FILE), "
+                             "e.g. an off-host copy")
+    verify.add_argument("--public-key",
+                        help="the audit key's public key (hex); default: from the key file")
+    audit_sub.add_parser("checkpoint", help="sign a checkpoint of the head now")
+    audit_sub.add_parser("public-key", help="print the audit key's public key (hex)")
     show = audit_sub.add_parser("show", help="print entries as JSON lines")
     show.add_argument("--start", type=int, default=0)
     show.add_argument("--limit", type=int, default=100)
@@ -214,10 +258,28 @@ def _read_passphrase(path: str | None, prompt: str = "key passphrase: ") -> byte
 def _key_admin(settings: Settings, store: RedisStore, passphrase: bytes) -> KeyAdmin:
     return KeyAdmin(store, settings.resolved_keys_dir, passphrase, SystemClock(),
                     KeyPolicy(period_days=settings.key_period_days,
-                              police_unit=settings.police_unit))
+                              police_unit=settings.police_unit,
+                              staff_statement_days=settings.staff_statement_days,
+                              police_statement_days=settings.police_statement_days),
+                    actor=local_actor())
+
+
+def _police_admin(settings: Settings, store: RedisStore | None, passphrase: bytes,
+                  keys_dir: Path | None = None) -> PoliceKeyAdmin:
+    return PoliceKeyAdmin(store, keys_dir or settings.resolved_keys_dir, passphrase,
+                          SystemClock(), settings.police_unit, actor=local_actor())
 
 
 async def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "police-init":  # the police machine needs no Redis for this
+        public, fp = _police_admin(settings, None,
+                                   _read_passphrase(args.passphrase_file)).init()
+        print(f"police unit key made in {settings.resolved_keys_dir}")
+        print(f"public key: {public}")
+        print(f"fingerprint (read it out to the helpline's admin): {fp}")
+        print(f"public-key file for `keys police-import`: "
+              f"{settings.resolved_keys_dir / f'police-{settings.police_unit}.pub.json'}")
+        return 0
     async with _store(settings) as store:
         if args.action == "show":
             signing = await store.get_signing_key()
@@ -228,26 +290,51 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> int:
             print(f"current team period: {await store.get_current_period()}")
             for period in sorted(await store.get_team_statements()):
                 print(f"team key: {period}")
+            revocations = await store.get_revocations()
+            if revocations:
+                listed = json.loads(revocations)
+                print(f"revocation list: serial {listed['serial']},"
+                      f" {len(listed['revoked'])} key(s) revoked")
             return 0
-        admin = _key_admin(settings, store, _read_passphrase(args.passphrase_file))
+        passphrase = _read_passphrase(args.passphrase_file)
+        if args.action == "police-grant":
+            unit = await _police_admin(settings, store, passphrase).grant(
+                args.name, args.fingerprint, args.signing_fingerprint)
+            print(f"granted the {unit} key to {args.name}")
+            return 0
+        admin = _key_admin(settings, store, passphrase)
         if args.action == "init":
             fp = await admin.init()
             print(f"keys made in {settings.resolved_keys_dir}")
             print(f"signing fingerprint (put it in the widget's embed snippet): {fp}")
         elif args.action == "rotate":
-            period, granted = await admin.rotate()
+            period, granted, refused = await admin.rotate()
             print(f"new team key for period {period}; granted to: {', '.join(granted) or '-'}")
+            for line in refused:
+                print(f"NOT granted (check and approve again): {line}", file=sys.stderr)
+        elif args.action == "approve":
+            entry = await admin.approve(args.name, Role(args.role), args.fingerprint,
+                                        args.signing_fingerprint)
+            print(f"approved {entry.username} ({entry.role.value}): encryption"
+                  f" {entry.encryption}, signing {entry.signing}")
+        elif args.action == "revoke":
+            revoked = await admin.revoke(args.target)
+            print(f"revoked {len(revoked)} key(s): {', '.join(revoked)}")
+            print("next: `helpline keys rotate`, so new conversations use a key the lost"
+                  " device never had")
+        elif args.action == "police-import":
+            fp = await admin.police_import(Path(args.file), args.fingerprint)
+            print(f"police key {fp} imported; statement valid"
+                  f" {settings.police_statement_days} days")
         elif args.action == "prune":
             removed = await admin.prune()
             print(f"deleted the key files of: {', '.join(removed) or 'no period'}")
         elif args.action == "publish":
             print(f"published; signing fingerprint {await admin.publish()}")
         elif args.action == "grant":
-            granted = await admin.grant(args.name, args.expect_fingerprint)
-            device = await store.get_device(args.name)
-            fp = fingerprint(device["encryption"], KeyKind.X25519)
-            print(f"granted {', '.join(granted) or 'a staff statement only'} to {args.name}")
-            print(f"device key fingerprint: {fp} (compare it with the one on their device)")
+            granted = await admin.grant(args.name, args.period)
+            print(f"granted {', '.join(granted) or 'a staff statement only'} to {args.name}"
+                  f" (statement valid {settings.staff_statement_days} days)")
     return 0
 
 
@@ -284,18 +371,67 @@ def _retention_policy(settings: Settings) -> RetentionPolicy:
 
 
 async def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    key_file = settings.resolved_audit_key_file
+    if args.action == "public-key":
+        if not key_file.exists():
+            print(f"no audit key at {key_file} (the server makes it at first start)",
+                  file=sys.stderr)
+            return 1
+        print(load_audit_key(key_file).public.raw.hex())
+        return 0
     async with _store(settings) as store:
         log = AuditLog(store, SystemClock())
         if args.action == "show":
             for entry in await log.entries(max(args.start, 0), max(min(args.limit, 1000), 1)):
                 print(entry.to_json())
             return 0
-        check = await log.verify()
-    if check.ok:
-        print(f"audit log intact: {check.entries} entries")
-        return 0
-    print(f"audit log BROKEN at entry {check.first_broken}: {check.reason}", file=sys.stderr)
-    return 1
+        if args.action == "checkpoint":
+            if not key_file.exists():
+                # Never make a key here: a second key would sign a second, unrelated
+                # series of checkpoints. The server makes the one key at first start.
+                print(f"no audit key at {key_file}: run this on the server host",
+                      file=sys.stderr)
+                return 1
+            log.anchor = Anchor(load_audit_key(key_file), settings.resolved_audit_checkpoint_file)
+            point = await log.checkpoint()
+            if point is None:
+                print("no new entries since the last checkpoint")
+            else:
+                print(f"checkpoint: {point.count} entries, head {point.head}")
+            return 0
+        return await _audit_verify(settings, args, log)
+
+
+async def _audit_verify(settings: Settings, args: argparse.Namespace, log: AuditLog) -> int:
+    """Check the chain and every checkpoint in the file; exit 1 on the first problem."""
+    path = Path(args.checkpoints) if args.checkpoints else settings.resolved_audit_checkpoint_file
+    lines = read_checkpoint_lines(path)
+    public: SigningPublicKey | None = None
+    if args.public_key:
+        try:
+            public = SigningPublicKey(hex_decode(args.public_key, 32))
+        except CryptoError:
+            print("--public-key must be 64 lowercase hex characters", file=sys.stderr)
+            return 2
+    elif settings.resolved_audit_key_file.exists():
+        public = load_audit_key(settings.resolved_audit_key_file).public
+    if lines is not None and public is None:
+        print(f"checkpoints in {path} but no audit key here: pass --public-key "
+              "(`helpline audit public-key` on the server prints it)", file=sys.stderr)
+        return 2
+    check = await log.verify(lines, public)
+    if not check.ok:
+        where = f" at entry {check.first_broken}" if check.first_broken is not None else ""
+        print(f"audit log BROKEN{where} ({check.code}): {check.reason}", file=sys.stderr)
+        return 1
+    print(f"audit log intact: {check.entries} entries")
+    if lines is None:
+        print(f"WARNING: no checkpoint file at {path}: the chain is not anchored outside "
+              "Redis, so a consistent rewrite would not be noticed")
+    else:
+        print(f"{check.checkpoints} checkpoint(s) verified; "
+              f"{check.entries - check.anchored} entries after the last one")
+    return 0
 
 
 def _read_password(generate: bool) -> str:
@@ -363,13 +499,19 @@ async def _ensure_demo_keys(settings: Settings) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(24))
     async with _store(settings) as store:
-        admin = _key_admin(settings, store, passphrase_path.read_bytes())
+        passphrase = passphrase_path.read_bytes()
+        admin = _key_admin(settings, store, passphrase)
+        # The demo plays the police unit's machine too, in a folder of its own.
+        police = _police_admin(settings, store, passphrase, data / "demo-police-keys")
         if not (settings.resolved_keys_dir / "signing.pem").exists():
             await admin.init()
+        if not police.key_path.exists():
+            _public, police_fp = police.init()
+            await admin.police_import(police.public_path, police_fp)
         fp = await admin.publish()
         devices = data / "demo-devices"
         devices.mkdir(mode=0o700, exist_ok=True)
-        for name, _, _ in DEMO_ACCOUNTS:
+        for name, role, _ in DEMO_ACCOUNTS:
             enc_path, sig_path = devices / f"{name}.encryption.pem", devices / f"{name}.signing.pem"
             if not enc_path.exists():
                 enc, sig = EncryptionKeyPair.generate(), SigningKeyPair.generate()
@@ -377,8 +519,15 @@ async def _ensure_demo_keys(settings: Settings) -> str:
                 write_unencrypted_key_file(sig_path, sig)
             enc = read_encryption_key_file(enc_path, None)
             sig = read_signing_key_file(sig_path, None)
-            await store.set_device(name, enc.public.raw, sig.public.raw)
+            if await store.get_device(name) != {"encryption": enc.public.raw,
+                                                "signing": sig.public.raw}:
+                await store.set_device(name, enc.public.raw, sig.public.raw)
+            # The demo approves its own device files; a real admin reads the
+            # fingerprints off each person's screen.
+            await admin.approve(name, role, enc.public.fingerprint, sig.public.fingerprint)
             await admin.grant(name)
+            if role is Role.POLICE:
+                await police.grant(name, enc.public.fingerprint, sig.public.fingerprint)
         return fp
 
 

@@ -45,8 +45,9 @@ class Settings:
     session_ttl_seconds: int = 12 * 3600
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
-    # scrypt cost as log2(N); 15 means N=32768, about 32 MiB and 0.1 s per hash.
-    scrypt_log2_n: int = 15
+    # Staff password scrypt cost as log2(N); 17 (N=2^17, r=8, p=1: OWASP's current
+    # minimum) costs 128 MiB and about 0.3 s per hash. Lower only for tests.
+    scrypt_log2_n: int = 17
     history_page_size: int = 200
     log_level: str = "INFO"
     transports: tuple[str, ...] = ("websocket", "polling")
@@ -54,6 +55,10 @@ class Settings:
     keys_dir: Path | None = None
     key_period_days: int = 7
     police_unit: str = "police-unit"
+    # How long a staff statement vouches for a device (`keys grant` renews it), and how
+    # long the police key statement is valid (at most 366 days: a yearly re-import).
+    staff_statement_days: int = 90
+    police_statement_days: int = 365
     retention_days: int = 30
     police_retention_days: int = 365
     idle_hours: int = 24
@@ -67,10 +72,23 @@ class Settings:
     invite_ttl_seconds: int = 7 * 24 * 3600
     # The secret behind return-code look-ups; None: <data_dir>/return-code.key.
     return_code_key_file: Path | None = None
+    # The Ed25519 key that signs audit checkpoints; None: <data_dir>/audit-signing.key.
+    audit_key_file: Path | None = None
+    # Where signed checkpoints are appended (JSON lines); None:
+    # <data_dir>/audit-checkpoints.jsonl. Both live outside Redis on purpose.
+    audit_checkpoint_file: Path | None = None
 
     @property
     def resolved_keys_dir(self) -> Path:
         return self.keys_dir if self.keys_dir is not None else self.data_dir / "keys"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit-signing.key"
+
+    @property
+    def resolved_audit_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def origins(self) -> tuple[str, ...]:
@@ -96,6 +114,13 @@ def _positive_int(raw: str) -> int:
     value = int(raw)
     if value <= 0:
         raise ValueError("must be a positive whole number")
+    return value
+
+
+def _at_most_a_year(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 366:
+        raise ValueError("at most 366 days: the police key is re-imported every year")
     return value
 
 
@@ -225,6 +250,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         keys_dir=Path(env["HELPLINE_KEYS_DIR"]) if env.get("HELPLINE_KEYS_DIR") else None,
         key_period_days=_get(env, "HELPLINE_KEY_PERIOD_DAYS", _positive_int, d.key_period_days),
         police_unit=_get(env, "HELPLINE_POLICE_UNIT", _identifier, d.police_unit),
+        staff_statement_days=_get(env, "HELPLINE_STAFF_STATEMENT_DAYS", _positive_int,
+                                  d.staff_statement_days),
+        police_statement_days=_get(env, "HELPLINE_POLICE_STATEMENT_DAYS", _at_most_a_year,
+                                   d.police_statement_days),
         retention_days=_get(env, "HELPLINE_RETENTION_DAYS", _non_negative_int,
                             d.retention_days),
         police_retention_days=_get(env, "HELPLINE_POLICE_RETENTION_DAYS", _non_negative_int,
@@ -243,4 +272,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                                 d.invite_ttl_seconds),
         return_code_key_file=(Path(env["HELPLINE_RETURN_CODE_KEY_FILE"])
                               if env.get("HELPLINE_RETURN_CODE_KEY_FILE") else None),
+        audit_key_file=(Path(env["HELPLINE_AUDIT_KEY_FILE"])
+                        if env.get("HELPLINE_AUDIT_KEY_FILE") else None),
+        audit_checkpoint_file=(Path(env["HELPLINE_AUDIT_CHECKPOINT_FILE"])
+                               if env.get("HELPLINE_AUDIT_CHECKPOINT_FILE") else None),
     )

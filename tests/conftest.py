@@ -29,7 +29,7 @@ from helpline.crypto.keyring import StaffKeyring
 from helpline.domain.roles import Role
 from helpline.embedded_redis import start_embedded_redis
 from helpline.services.accounts import AccountPolicy, AccountService
-from helpline.services.keyadmin import KeyAdmin, KeyPolicy
+from helpline.services.keyadmin import KeyAdmin, KeyPolicy, PoliceKeyAdmin
 from helpline.services.ports import SystemClock
 from helpline.storage.redis_store import RedisStore, connect_redis
 
@@ -197,11 +197,20 @@ class Harness:
     def key_admin(self, store: RedisStore) -> KeyAdmin:
         return KeyAdmin(store, self.tmp / "keys", KEY_PASSPHRASE, SystemClock(), KeyPolicy())
 
+    def police_admin(self, store: RedisStore) -> PoliceKeyAdmin:
+        """The police unit's own machine, with a keys folder of its own."""
+        return PoliceKeyAdmin(store, self.tmp / "police-keys", KEY_PASSPHRASE, SystemClock(),
+                              KeyPolicy().police_unit)
+
     async def init_keys(self) -> str:
-        """`helpline keys init`, in-process; returns the signing fingerprint to pin."""
+        """`helpline keys init`, and `police-init` + `police-import`, in-process;
+        returns the signing fingerprint to pin."""
         store = self.store()
         try:
             self.fingerprint = await self.key_admin(store).init()
+            police = self.police_admin(store)
+            _public, police_fp = police.init()
+            await self.key_admin(store).police_import(police.public_path, police_fp)
         finally:
             await store.close()
         return self.fingerprint
@@ -220,7 +229,12 @@ class Harness:
         if grant:
             store = self.store()
             try:
-                await self.key_admin(store).grant(username)
+                admin = self.key_admin(store)
+                enc, sig = ring.encryption.public.fingerprint, ring.signing.public.fingerprint
+                await admin.approve(username, role, enc, sig)  # as read off their screen
+                await admin.grant(username)
+                if role is Role.POLICE:
+                    await self.police_admin(store).grant(username, enc, sig)
             finally:
                 await store.close()
             await client.load_grants()

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from typing import Any
 
 import aiohttp
 import pytest
 import socketio
 
 from helpline.client import ClientError, StaffClient, YouthClient, login
+from helpline.config import ConfigError, Settings, load_settings
 from helpline.domain.roles import Role
+from helpline.services import passwords
 from tests.conftest import ALLOWED_ORIGIN, PASSWORD, Harness, ServerProcess
 
 
@@ -172,3 +175,67 @@ async def test_users_cli_adds_and_lists_accounts(server: ServerProcess) -> None:
     )
     assert "olga\tpolice\tactive" in listed.stdout
     assert (await login(server.url, "olga", "a long enough password"))["role"] == "police"
+
+
+# -- password cost (issue 10, finding 7) -------------------------------------------------
+
+
+def test_the_default_scrypt_cost_is_owasps_minimum() -> None:
+    assert load_settings({}).scrypt_log2_n == 17
+    assert Settings().scrypt_log2_n == 17
+    for bad in ("9", "21"):
+        with pytest.raises(ConfigError, match="HELPLINE_SCRYPT_LOG2_N"):
+            load_settings({"HELPLINE_SCRYPT_LOG2_N": bad})
+
+
+def test_a_stored_hash_cannot_ask_for_a_huge_cost() -> None:
+    weak = passwords.hash_password_sync(PASSWORD, 10)
+    huge = weak.replace("scrypt$10$", "scrypt$30$", 1)
+    assert passwords.verify_password_sync(PASSWORD, weak)
+    assert not passwords.verify_password_sync(PASSWORD, huge)
+    assert passwords.needs_rehash(weak, 17) and not passwords.needs_rehash(weak, 10)
+
+
+async def _stored(r: Any, key: str) -> str:
+    raw = await r.hget(key, "password_hash")
+    assert isinstance(raw, bytes)
+    return raw.decode()
+
+
+async def test_an_old_cost_hash_is_upgraded_at_the_next_login(harness: Harness) -> None:
+    # The account was hashed at the old, lower cost (2^10 here, as the harness does);
+    # the server now runs at a higher one.
+    await harness.add_staff("pia")
+    srv = harness.server(HELPLINE_SCRYPT_LOG2_N="12")
+    r = await harness.redis()
+    key = f"{harness.prefix}staff:pia"
+    before = await _stored(r, key)
+    assert before.startswith("scrypt$10$8$1$")
+    with pytest.raises(ClientError):  # a wrong password upgrades nothing
+        await login(srv.url, "pia", "not the password")
+    assert await _stored(r, key) == before
+    assert (await login(srv.url, "pia", PASSWORD))["username"] == "pia"
+    after = await _stored(r, key)
+    assert after.startswith("scrypt$12$8$1$") and after != before
+    # It still logs in afterwards, and is not re-hashed again.
+    assert (await login(srv.url, "pia", PASSWORD))["username"] == "pia"
+    assert await _stored(r, key) == after
+    await r.aclose()
+
+
+async def test_an_upgrade_never_overwrites_a_password_changed_meanwhile(
+    harness: Harness,
+) -> None:
+    await harness.add_staff("quinn")
+    store = harness.store()
+    try:
+        member = await store.get_staff("quinn")
+        assert member is not None
+        changed = passwords.hash_password_sync("a new password!", 10)
+        assert await store.replace_password_hash("quinn", member.password_hash, changed)
+        # A login that checked the old hash tries to swap it: refused, atomically.
+        assert not await store.replace_password_hash("quinn", member.password_hash, "x")
+        current = await store.get_staff("quinn")
+        assert current is not None and current.password_hash == changed
+    finally:
+        await store.close()

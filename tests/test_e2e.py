@@ -227,7 +227,7 @@ async def test_rotation_keeps_old_and_new_conversations_readable(
     await before.send_text("before the rotation")
     store = harness.store()
     try:
-        _period, granted = await harness.key_admin(store).rotate()
+        _period, granted, _refused = await harness.key_admin(store).rotate()
     finally:
         await store.close()
     assert granted == ["emil"]

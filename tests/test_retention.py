@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,7 @@ from helpline.domain.retention import (
 from helpline.domain.roles import Role
 from helpline.services.audit import AuditLog
 from helpline.services.ports import SystemClock
-from helpline.services.retention import RetentionService
+from helpline.services.retention import SETTLE_MS, RetentionService
 from tests.conftest import KEY_PASSPHRASE, PASSWORD, Harness
 
 FAST_JOBS = {"HELPLINE_JOB_INTERVAL_SECONDS": "0.5", "HELPLINE_RETENTION_DAYS": "0"}
@@ -287,7 +289,7 @@ async def test_a_retired_team_key_leaves_no_way_to_read_a_backup(harness: Harnes
     old_wrap = backup["wraps"][0]
     store = harness.store()
     try:
-        period, _ = await harness.key_admin(store).rotate()
+        period, _, _ = await harness.key_admin(store).rotate()
     finally:
         await store.close()
     for _ in range(60):
@@ -405,3 +407,82 @@ async def test_an_idle_conversation_is_closed_and_leaves_the_queue(harness: Harn
     fields = await r.hgetall(f"{harness.prefix}conv:{cid}")
     await r.aclose()
     assert fields[b"ended_by"] == b"timeout" and b"purge_at" in fields
+
+
+# -- statistics export waits until a week is settled (issue 10, finding 7) ---------------
+
+
+@dataclass
+class _At:
+    """The clock of a job run at a chosen moment (the service's Clock seam)."""
+
+    ms: int
+
+    def now_ms(self) -> int:
+        return self.ms
+
+
+def _week_end(week: str) -> int:
+    year, number = week.split("-W")
+    monday = dt.datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=dt.UTC)
+    return int((monday + dt.timedelta(days=7)).timestamp() * 1000)
+
+
+async def test_a_week_that_just_ended_is_exported_only_once_settled(harness: Harness) -> None:
+    week = iso_week(int(time.time() * 1000) - WEEK_MS)
+    end = _week_end(week)
+    r = await harness.redis()
+    await r.hset(f"{harness.prefix}stats:{week}",
+                 stats_cell("sexual", "16_17", "nl", None, "care", False), 20)
+    await r.aclose()
+    store = harness.store()
+    try:
+        for now, shown in ((end + 60_000, False), (end + SETTLE_MS - 1, False),
+                           (end + SETTLE_MS, True)):
+            clock = _At(now)
+            service = RetentionService(store, None, clock, AuditLog(store, clock),
+                                       RetentionPolicy())
+            rows = await service.export("json")
+            assert isinstance(rows, list)
+            assert ({r["week"] for r in rows} == {week}) is shown, (now - end, rows)
+    finally:
+        await store.close()
+
+
+async def test_a_week_waits_for_its_late_roll_ups_so_exports_cannot_be_differenced(
+    harness: Harness,
+) -> None:
+    srv = harness.server(HELPLINE_JOBS="off")
+    counsellor = await harness.staff("zeno")
+    last_week = int(time.time() * 1000) - WEEK_MS
+    week = iso_week(last_week)
+
+    async def close_last_week(n: int) -> None:
+        r = await harness.redis()
+        for _ in range(n):
+            youth = await harness.youth()
+            assert youth.conversation_id
+            await counsellor.accept(youth.conversation_id)
+            await counsellor.wrapup(youth.conversation_id, "criminal", "16_17", "care")
+            await r.hset(f"{harness.prefix}conv:{youth.conversation_id}", "closed_at",
+                         last_week)
+        await r.aclose()
+
+    async def exported() -> list[str]:
+        out = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "helpline", "stats", "export"],
+            env=srv.env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return [line for line in out.stdout.splitlines() if line.startswith(week)]
+
+    await close_last_week(6)
+    async with _retention(harness, RetentionPolicy()) as retention:
+        assert (await retention.rollup()).done == 6
+        assert f"{week},form,criminal,6,6" in await exported()
+        # One more conversation of that week closed, but the roll-up has not run yet
+        # (a job delayed, a server down): the week is held back, not shown as 6 ...
+        await close_last_week(1)
+        assert await exported() == []
+        assert (await retention.rollup()).done == 1
+    # ... and once counted it shows 7: no two exports differ by one conversation.
+    assert f"{week},form,criminal,7,7" in await exported()

@@ -25,7 +25,7 @@ so never rename one. The transport layer maps them to its own acks at the edge.
     │   ├── Tampered               tampered             (signed, but AES-GCM refuses: bad key/AAD)
     │   ├── Replay                 replay               (sender counter already seen)
     │   ├── Reordered              reordered            (sender counter lower than the last one)
-    │   └── BadPadding             bad_padding          (decrypted, but the padding is not canonical)
+    │   └── BadPadding             bad_padding          (decrypted, but padding not canonical)
     ├── EpochError                 epoch_error          (base of epoch-statement refusals)
     │   ├── EpochNotVerified       epoch_unverified     (no valid signed statement for this epoch)
     │   ├── KeyMismatch            key_mismatch         (unwrapped key differs from the commitment)

@@ -6,7 +6,9 @@ organisation's offline signing key vouches for them: when `helpline keys grant`
 grants a staff member the team (or police) key, it also signs "staff member NAME,
 in ROLE, signs with key S and receives grants on key E, valid not_before..not_after".
 A young person's client checks this against the pinned fingerprint before it
-accepts a counsellor's or officer's messages.
+accepts a counsellor's or officer's messages, and checks each message's `sent_at`
+against the window and the organisation's revocation list (revocation.py): the
+window is bounded (`HELPLINE_STAFF_STATEMENT_DAYS`, default 90; `keys grant` renews).
 
 Signed bytes (times are Unix seconds; the window is inclusive at both ends):
 
@@ -16,7 +18,7 @@ Signed bytes (times are Unix seconds; the window is inclusive at both ends):
 
 Transport form (JSON; the signature covers the bytes above):
 
-    {"v": 1, "kind": "staff-key", "subject": str, "role": str, "signing_key": b64url,
+    {"v": 2, "kind": "staff-key", "subject": str, "role": str, "signing_key": b64url,
      "encryption_key": b64url, "not_before": int, "not_after": int,
      "signer": b64url, "signature": b64url}
 """

@@ -14,7 +14,7 @@ Signed bytes (times are Unix seconds; the window is inclusive at both ends):
 
 Transport form (JSON; never signed itself, the signature covers the bytes above):
 
-    {"v": 1, "kind": "team-key" | "police-key", "subject": str,
+    {"v": 2, "kind": "team-key" | "police-key", "subject": str,
      "public_key": b64url, "not_before": int, "not_after": int,
      "signer": b64url (raw Ed25519 public key), "signature": b64url}
 """

@@ -2,9 +2,10 @@
 the signed checkpoints that anchor the chain outside Redis.
 
 Every staff action on a conversation, every key and account action and every staff
-read becomes one entry; no entry holds message content, an address or a user agent. Entry n carries the hash of entry n-1, and its own hash covers its index,
-time, actor, action, conversation, details and that previous hash, so editing,
-deleting, inserting or reordering any entry breaks the chain at a findable place.
+read becomes one entry; no entry holds message content, an address or a user agent.
+Entry n carries the hash of entry n-1, and its own hash covers its index, time, actor,
+action, conversation, details and that previous hash, so editing, deleting, inserting
+or reordering any entry breaks the chain at a findable place.
 
     hash(n) = SHA-256(canonical JSON of {i, at, actor, role, action, conversation_id,
                                           details, prev})

@@ -1,8 +1,10 @@
 """Password hashing with scrypt (memory-hard), from the `cryptography` package.
 
 Stored form: `scrypt$<log2 N>$<r>$<p>$<salt b64>$<hash b64>`, so the cost can be raised
-later without breaking existing hashes. Hashing runs in a worker thread: at the
-default cost it takes about 0.1 s and 32 MiB, which must not stall the event loop.
+later without breaking existing hashes: a hash below the configured cost is re-hashed
+at the next successful login (services/accounts.py). Hashing runs in a worker thread:
+at the default cost (N=2^17, r=8, p=1, OWASP's current minimum) it takes about 0.3-0.6 s
+and 128 MiB, which must not stall the event loop.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 R = 8
 P = 1
 LENGTH = 32
+# What a stored hash may ask for: a hash edited in Redis must not make a login
+# allocate gigabytes (2^20 x 128 x 8 bytes is already 1 GiB).
+MAX_LOG2_N = 20
+MAX_R = 16
+MAX_P = 4
 
 
 def _derive(password: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
@@ -32,14 +39,31 @@ def hash_password_sync(password: str, log2_n: int) -> str:
 
 def verify_password_sync(password: str, stored: str) -> bool:
     try:
-        scheme, log2_n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        expected = base64.b64decode(digest)
-        actual = _derive(password, base64.b64decode(salt), int(log2_n), int(r), int(p))
+        log2_n, r, p, salt, digest = _parts(stored)
+        expected = base64.b64decode(digest, validate=True)
+        actual = _derive(password, base64.b64decode(salt, validate=True), log2_n, r, p)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def _parts(stored: str) -> tuple[int, int, int, str, str]:
+    scheme, log2_n, r, p, salt, digest = stored.split("$")
+    if scheme != "scrypt" or not all(x.isdigit() for x in (log2_n, r, p)):
+        raise ValueError("not an scrypt hash")
+    cost = int(log2_n), int(r), int(p)
+    if not (1 <= cost[0] <= MAX_LOG2_N and 1 <= cost[1] <= MAX_R and 1 <= cost[2] <= MAX_P):
+        raise ValueError("scrypt cost out of range")
+    return cost[0], cost[1], cost[2], salt, digest
+
+
+def needs_rehash(stored: str, log2_n: int) -> bool:
+    """True if `stored` is weaker than the configured cost (or not readable)."""
+    try:
+        have_n, r, p, _, _ = _parts(stored)
+    except ValueError:
+        return True
+    return have_n < log2_n or r < R or p < P
 
 
 async def hash_password(password: str, log2_n: int) -> str:

@@ -30,6 +30,10 @@ from helpline.storage.redis_store import RedisStore
 log = logging.getLogger("helpline.retention")
 
 BATCH = 500
+# A week is exported only once it ended this long ago, on top of the roll-up having
+# counted every conversation closed in it (export): the margin covers a close that
+# was in flight across the week's end and clocks of server processes that differ.
+SETTLE_MS = 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -124,8 +128,19 @@ class RetentionService:
         return out
 
     async def export(self, fmt: str) -> str | list[dict[str, object]]:
-        """The statistics of finished weeks, small cells suppressed (domain/retention)."""
-        rows = export_rows(await self.store.get_stats(), self.clock.now_ms())
+        """The statistics of settled weeks, small cells suppressed (domain/retention).
+
+        A week is settled when it ended at least SETTLE_MS ago and no conversation
+        closed in it (or earlier) still waits for the roll-up: from then on its counts
+        can never change, so two exports cannot be differenced to learn about one late
+        counted conversation. A conversation closes into the week of its `closed_at`
+        and is queued for counting in the same atomic step, so the oldest waiting
+        `closed_at` bounds every week that can still change.
+        """
+        now = self.clock.now_ms()
+        waiting = await self.store.list_uncounted_closed_at()
+        settled_before = min([now - SETTLE_MS, *waiting])
+        rows = export_rows(await self.store.get_stats(), settled_before)
         if fmt == "csv":
             return rows_to_csv(rows)
         return [{"week": r.week, "dimension": r.dimension, "week_total": r.total,

@@ -23,14 +23,17 @@ key, so that no client string can reach into another key space.
     {p}keys:team            hash   period -> signed team key statement (JSON)
     {p}keys:team:current    string the period new conversations encrypt to
     {p}keys:police          string signed police unit key statement (JSON)
+    {p}keys:revocations     string organisation-signed revocation list (JSON; keyadmin_store)
     {p}device:{username}    hash   encryption, signing (public, raw) of the current device
     {p}statements:{username} hash  signing key fingerprint -> signed staff statement (JSON);
                                    kept for earlier devices too, so old messages still verify
     {p}grants:{username}    hash   period or police unit -> wrapped private key
     {p}offline              zset   conversations left outside opening hours, by time
-    {p}return:{hmac}        string conversation id, under a keyed hash of a return code
+    {p}return:{hmac}        hash   conversation, verifier: a return code, under a keyed hash
+                                   of its look-up words (returncode_store)
     {p}invite:{sha256}      hash   counsellor, expires_at, used: a one-time invite
-    {p}codefail             string failed return-code look-ups (global throttle, TTL)
+    {p}codetry:{hmac}       string attempts at one return code in the window (TTL;
+                                   returncode_store, like codetry-conn:{sha256 of sid})
     {p}purge                zset   conversation ids, scored by when they are purged (ms)
     {p}uncounted            set    closed conversations not yet counted in the statistics
     {p}stats:{week}         hash   "form|age|language|campaign|referral|police" -> count
@@ -147,10 +150,6 @@ class Keys:
         if len(code_hash) != 64 or not all(c in "0123456789abcdef" for c in code_hash):
             raise BadKey("invite")
         return f"{self.prefix}invite:{code_hash}"
-
-    @property
-    def code_failures(self) -> str:
-        return f"{self.prefix}codefail"
 
     @property
     def purge(self) -> str:

@@ -16,6 +16,7 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from helpline.appkeys import ACCOUNTS, AUDIT, RETENTION, STORE
+from helpline.domain.audit import AuditAction
 from helpline.domain.roles import Role
 from helpline.errors import Forbidden, HelplineError, InvalidPayload, Unauthorized, Unavailable
 from helpline.protocol import USERNAME, Str, parse
@@ -120,14 +121,16 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _admin(request: web.Request) -> None:
-    """Only an admin's live session may read the audit log and the statistics."""
+async def _admin(request: web.Request, read: AuditAction) -> None:
+    """Only an admin's live session may read the audit log and the statistics; the
+    read is itself audited (once per admin and window, services/audit.py)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
     session = await request.app[ACCOUNTS].authenticate(token.strip())
     if session.role is not Role.ADMIN:
         raise Forbidden("Only an admin may read this.")
+    await request.app[AUDIT].record_read(session.username, session.role.value, read, None)
 
 
 def _int_query(request: web.Request, name: str, default: int, maximum: int) -> int:
@@ -140,22 +143,30 @@ def _int_query(request: web.Request, name: str, default: int, maximum: int) -> i
 
 
 async def audit_entries(request: web.Request) -> web.Response:
-    await _admin(request)
+    await _admin(request, AuditAction.READ_AUDIT)
     start = _int_query(request, "start", 0, 2**53 - 1)
     limit = _int_query(request, "limit", 100, 1000) or 1
-    entries = await request.app[AUDIT].entries(start, limit)
-    return web.json_response({"entries": [json.loads(e.to_json()) for e in entries]})
+    audit = request.app[AUDIT]
+    entries = await audit.entries(start, limit)
+    # The signed checkpoints that fall in this page (a count c covers entries 0..c-1).
+    checkpoints = await audit.checkpoints(start + 1, start + len(entries)) if entries else []
+    return web.json_response({"entries": [json.loads(e.to_json()) for e in entries],
+                              "checkpoints": checkpoints,
+                              "audit_key": audit.anchor.key.public.fingerprint
+                              if audit.anchor else None})
 
 
 async def audit_verify(request: web.Request) -> web.Response:
-    await _admin(request)
+    await _admin(request, AuditAction.READ_AUDIT)
     check = await request.app[AUDIT].verify()
     return web.json_response({"ok": check.ok, "entries": check.entries,
-                              "first_broken": check.first_broken, "reason": check.reason})
+                              "first_broken": check.first_broken, "reason": check.reason,
+                              "code": check.code, "checkpoint": check.checkpoint,
+                              "checkpoints": check.checkpoints})
 
 
 async def stats_export(request: web.Request) -> web.Response:
-    await _admin(request)
+    await _admin(request, AuditAction.READ_STATS)
     fmt = request.query.get("format", "json")
     if fmt not in ("csv", "json"):
         raise InvalidPayload("format must be csv or json.")
