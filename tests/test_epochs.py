@@ -268,7 +268,7 @@ async def test_coming_back_in_a_police_epoch_shows_the_police_as_readers(
 async def test_coming_back_after_the_consent_expired_re_keys_to_the_team(
     harness: Harness, server: ServerProcess
 ) -> None:
-    youth, counsellor, police, cid = await _setup(harness)
+    youth, counsellor, _police, cid = await _setup(harness)
     code = await youth.request_return_code()
     await _offer(youth, counsellor, cid)
     await youth.answer_handover(True, valid_seconds=2)

@@ -18,8 +18,8 @@ from helpline.crypto.keys import (
     SigningKeyPair,
     generate_epoch_key,
 )
-from helpline.crypto.wrap import wrap_conversation_key
 from helpline.crypto.statements import key_statement_from_dict
+from helpline.crypto.wrap import wrap_conversation_key
 from helpline.domain.roles import Role
 from tests.conftest import Harness, ServerProcess
 

@@ -180,10 +180,12 @@ class BaseClient:
         async with self._changed:
             self._changed.notify_all()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        """Run `coro` in the background; it is cancelled on disconnect."""
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     def transcript(self, conversation_id: str) -> Transcript:
         return self.transcripts.setdefault(conversation_id, Transcript(conversation_id))

@@ -50,7 +50,7 @@ class YouthClient(BaseClient):
         self._team: EncryptionPublicKey | None = None
         self._police: EncryptionPublicKey | None = None
         self._consent: Consent | None = None  # the live consent a police epoch rests on
-        self._lapse: asyncio.Future[None] | None = None  # re-keys at the consent's expiry
+        self._lapse: asyncio.Task[None] | None = None  # re-keys at the consent's expiry
         self._epoch_lock = asyncio.Lock()  # one new epoch at a time
         self.offer: dict[str, Any] | None = None
         self.prompt: dict[str, Any] | None = None  # the intake assistant's question
@@ -264,7 +264,7 @@ class YouthClient(BaseClient):
             self._lapse.cancel()
             self._lapse = None
         if consent is not None:
-            self._lapse = asyncio.ensure_future(self._rekey_at(consent.expires_at))
+            self._lapse = self._spawn(self._rekey_at(consent.expires_at))
         await self._upload_code_wrap()  # the code must open the new epoch too
 
     async def _rekey_at(self, expires_at: int) -> None:
@@ -332,7 +332,7 @@ class YouthClient(BaseClient):
         ring.statement = current
         if keep and current is not None and current.consent is not None:
             self._consent, self.police_state = current.consent, police
-            self._lapse = asyncio.ensure_future(self._rekey_at(current.consent.expires_at))
+            self._lapse = self._spawn(self._rekey_at(current.consent.expires_at))
         if not keep:
             # The next epoch comes after every one the server or the transcript knows.
             ring.epoch = max(ring.epoch, latest, seen, int(keys.get("epoch", 0)))

@@ -67,7 +67,8 @@ class HandoverService:
         check_access(actor, conv, Action.SEND, now=self.clock.now_ms() // 1000)
         police = await self.store.get_police_statement()
         if police is None:
-            raise InvalidState("No police unit key is published: run `helpline keys init`.")
+            raise InvalidState("No police unit key is published: the admin runs "
+                               "`helpline keys police-import`.")
         offer_id = secrets.token_urlsafe(12)
         await self._change(conversation_id, states=ACTIVE, handovers=CAN_OFFER,
                            check=("counsellor", actor.username), fields={

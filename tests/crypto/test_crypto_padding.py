@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpline.crypto.envelope import SenderRole, open_envelope, seal_envelope
 from helpline.crypto.envelope import Sender as EnvelopeSender
+from helpline.crypto.envelope import SenderRole, open_envelope, seal_envelope
 from helpline.crypto.errors import BadPadding, EncodingError
 from helpline.crypto.keys import SigningKeyPair, generate_epoch_key
 from helpline.crypto.padding import MAX_UNPADDED_BYTES, bucket_size, pad, unpad
