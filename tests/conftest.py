@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 ALLOWED_ORIGIN = "http://widget.test"
 KEY_PASSPHRASE = b"test passphrase for key files"
-TEST_SCRYPT_LOG2_N = 10  # tests hash many passwords; production default is 15
+TEST_SCRYPT_LOG2_N = 10  # tests hash many passwords; production default is 17
 
 
 @pytest.fixture(scope="session")

@@ -100,28 +100,37 @@ def test_missing_conversation_is_not_found_for_everyone_allowed_to_ask(actor: st
             check_access(make_actor(actor), None, action)
 
 
+NOW = 1_800_000_000
+
+
 @pytest.mark.parametrize("handover", list(Handover))
 @pytest.mark.parametrize("state", [State.ACTIVE, State.ENDED])
 def test_police_reach_only_the_conversation_they_joined(handover: Handover,
                                                         state: State) -> None:
     conv = Conversation(id=CID, state=state, created_at=0, queued_at=0, last_seq=0,
                         counsellor=Username("holder"), handover=handover,
-                        police_officer=Username("officer"))
+                        police_officer=Username("officer"), police_expires=NOW + 60)
     officer = StaffActor(Username("officer"), Role.POLICE)
     colleague = StaffActor(Username("colleague"), Role.POLICE)
     with pytest.raises(NotFound):
-        check_access(colleague, conv, Action.READ)
+        check_access(colleague, conv, Action.READ, now=NOW)
     if handover is not Handover.JOINED:
         for action in (Action.READ, Action.SEND):
             with pytest.raises(NotFound):
-                check_access(officer, conv, action)
+                check_access(officer, conv, action, now=NOW)
         return
-    check_access(officer, conv, Action.READ)
+    check_access(officer, conv, Action.READ, now=NOW)
     if state is State.ACTIVE:
-        check_access(officer, conv, Action.SEND)
+        check_access(officer, conv, Action.SEND, now=NOW)
     else:
         with pytest.raises(InvalidState):
-            check_access(officer, conv, Action.SEND)
+            check_access(officer, conv, Action.SEND, now=NOW)
     for action in (Action.END, Action.WRAPUP, Action.ACCEPT, Action.REASSIGN):
         with pytest.raises(Forbidden):
-            check_access(officer, conv, action)
+            check_access(officer, conv, action, now=NOW)
+    # The consent's expiry ends it, and a check without a time fails closed.
+    for at in (NOW + 60, NOW + 61):
+        with pytest.raises(NotFound):
+            check_access(officer, conv, Action.READ, now=at)
+    with pytest.raises(NotFound):
+        check_access(officer, conv, Action.READ)

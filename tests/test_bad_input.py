@@ -197,19 +197,48 @@ async def test_unknown_http_paths_answer_in_json(server: ServerProcess) -> None:
 async def test_the_signing_key_comes_with_epoch_one_only(
     harness: Harness, server: ServerProcess
 ) -> None:
+    from helpline.crypto.epochs import EpochReader, ReaderKind, sign_epoch_statement
+    from helpline.crypto.keys import SigningKeyPair
+    from helpline.crypto.statements import key_statement_from_dict
+
     await harness.init_keys()
     youth = await harness.youth()  # plain client: no epoch yet
+    assert youth.conversation_id
+    cid = youth.conversation_id
     team = (await youth.call("keys"))["team"]
-    from helpline.crypto.statements import key_statement_from_dict
     fp = key_statement_from_dict(team).statement.public_key.fingerprint
     wraps = [{"recipient": fp, "wrap": b"w" * 82}]
-    ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps})
-    assert ack["error"]["code"] == "invalid_payload"
+    mine, other = SigningKeyPair.generate(), SigningKeyPair.generate()
+
+    def statement(epoch: int, signer: SigningKeyPair = mine,
+                  fingerprint: str = fp) -> dict[str, object]:
+        return sign_epoch_statement(
+            conversation_id=cid, epoch=epoch, epoch_key=bytes(32),
+            readers=[EpochReader(ReaderKind.TEAM, fingerprint)], consent=None,
+            signing_key=signer).to_wire()
+
+    key = mine.public.raw
     ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps,
-                                         "signing_key": b"k" * 32})
+                                         "statement": statement(1)})
+    assert ack["error"]["code"] == "invalid_payload"  # no signing_key with epoch 1
+    ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps, "signing_key": key})
+    assert ack["error"]["code"] == "invalid_payload"  # no statement
+    for bad in (statement(1, other), statement(2), statement(1, fingerprint="ab" * 32)):
+        ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps,
+                                             "signing_key": key, "statement": bad})
+        assert ack["error"]["code"] == "epoch_invalid", bad
+    ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps, "signing_key": key,
+                                         "statement": statement(1) | {"v": 1}})
+    assert ack["error"]["code"] == "epoch_invalid"  # the v1 format is refused
+    ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps, "signing_key": key,
+                                         "statement": statement(1)})
     assert ack == {"ok": {"epoch": 1}}
-    ack = await youth.emit_raw("epoch", {"epoch": 2, "wraps": wraps,
-                                         "signing_key": b"k" * 32})
+    ack = await youth.emit_raw("epoch", {"epoch": 2, "wraps": wraps, "signing_key": key,
+                                         "statement": statement(2)})
     assert ack["error"]["code"] == "invalid_payload"
-    ack = await youth.emit_raw("epoch", {"epoch": 3, "wraps": wraps})
+    ack = await youth.emit_raw("epoch", {"epoch": 2, "wraps": wraps,
+                                         "statement": statement(2, other)})
+    assert ack["error"]["code"] == "epoch_invalid"  # later epochs: the key of epoch 1
+    ack = await youth.emit_raw("epoch", {"epoch": 3, "wraps": wraps,
+                                         "statement": statement(3)})
     assert ack["error"]["code"] == "invalid_state"  # epochs move on by one
