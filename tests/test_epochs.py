@@ -263,6 +263,11 @@ async def test_coming_back_in_a_police_epoch_shows_the_police_as_readers(
     # The latest epoch, a live consent the code wrap names: nothing to hide or change.
     assert back.readers == ["team", "police"]
     assert back.keyring is not None and back.keyring.epoch == 2
+    # And the restored client re-keys when the officer leaves, as the first one would.
+    await youth.disconnect()
+    await police.police_leave(cid)
+    await back.wait_until(lambda: back.readers == ["team"], timeout=5)
+    assert back.keyring.epoch == 3
 
 
 async def test_coming_back_after_the_consent_expired_re_keys_to_the_team(
