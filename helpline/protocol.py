@@ -8,12 +8,15 @@ documents the same rules for browser clients.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from helpline.crypto.encoding import b64url_decode
+from helpline.crypto.errors import EncodingError
 from helpline.errors import InvalidPayload, TooLarge
 
 YOUTH_NAMESPACE = "/youth"
@@ -51,6 +54,8 @@ class Bool:
 
 @dataclass(frozen=True)
 class Bytes:
+    """A byte string, sent as unpadded base64url text; the lengths are of the bytes."""
+
     max_len: int
     required: bool = True
     min_len: int = 1
@@ -98,7 +103,56 @@ EPOCH_STATEMENT = Obj({
                      max_items=8),
     "consent": CONSENT, "signature": Str(B64URL, 86)})
 HISTORY_WRAPS = Items({"epoch": Int(1, 2**32 - 1), "recipient": Str(FINGERPRINT, 64),
-                       "wrap": Bytes(256)}, max_items=1000)
+                       "wrap": Bytes(256)}, max_items=200)  # 200 fit one 64 KiB frame
+
+
+# Byte strings on the wire. socket.io sends each binary value as an attachment of its
+# own, and the stock browser client (socket.io-parser 4.2.6 and later) drops the
+# connection on a packet with more than 10: a history page, a resume or
+# `conversation_keys` holds hundreds. So the protocol has no binary values at all
+# (docs/protocol.md, section 2): every byte string is unpadded base64url text, both
+# ways. Services work with bytes; the edges convert.
+
+# Fields whose text is a byte string, and maps whose values are (for the Python client,
+# which turns them back into bytes).
+BINARY_FIELDS = frozenset({"body", "wrap", "youth_signing_key", "code_wrap", "blob",
+                           "encryption_key", "signing_key", "verifier", "proof"})
+BINARY_MAPS = frozenset({"grants"})
+# Signed statements keep their own transport form (base64url fields that are verified
+# as text); from_wire leaves them as they are.
+SIGNED_FIELDS = frozenset({"team", "police", "staff", "statements", "statement",
+                           "revocations", "consent"})
+
+
+def to_wire(value: Any) -> Any:
+    """`value` with every bytes-like leaf as unpadded base64url text (new containers)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def from_wire(value: Any, key: str | None = None) -> Any:
+    """The inverse for the server's answers and events, by field name (BINARY_FIELDS)."""
+    if key in SIGNED_FIELDS:
+        return value
+    if isinstance(value, dict):
+        if key in BINARY_MAPS:
+            return {k: b64url_decode(v) if isinstance(v, str) else v for k, v in value.items()}
+        return {k: from_wire(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    if key in BINARY_FIELDS and isinstance(value, str):
+        return b64url_decode(value)
+    return value
+
+
+def _b64_len(size: int) -> int:
+    """Characters of unpadded base64url for `size` bytes."""
+    return (4 * size + 2) // 3
 
 
 def parse(payload: object, spec: Spec) -> dict[str, Any]:
@@ -144,8 +198,16 @@ def _check(name: str, value: object, field: Field) -> object:
             )
         return [parse(item, field.spec) for item in value]
     if isinstance(field, Bytes):
-        if not isinstance(value, bytes | bytearray):
-            raise InvalidPayload(f"The field {name!r} must be binary data.")
+        # Byte strings travel as unpadded base64url text (transport/wire.py says why).
+        if not isinstance(value, str):
+            raise InvalidPayload(f"The field {name!r} must be base64url text.")
+        if len(value) > _b64_len(field.max_len):
+            raise TooLarge(f"The field {name!r} is larger than {field.max_len} bytes.")
+        try:
+            value = b64url_decode(value)
+        except EncodingError:
+            raise InvalidPayload(f"The field {name!r} must be unpadded base64url text.") \
+                from None
         if len(value) < field.min_len:
             raise InvalidPayload(
                 f"The field {name!r} must be at least {field.min_len} bytes."

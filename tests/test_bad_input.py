@@ -9,12 +9,14 @@ import aiohttp
 import pytest
 
 from helpline.domain.roles import Role
+from helpline.protocol import to_wire
 from tests.conftest import Harness, ServerProcess
 
-BIG = b"x" * (16 * 1024 + 512 + 1)  # one byte over HELPLINE_MAX_BODY_BYTES
+BIG = to_wire(b"x" * (16 * 1024 + 512 + 1))  # one byte over HELPLINE_MAX_BODY_BYTES
+HI, X = to_wire(b"hi"), to_wire(b"x")
 
 YOUTH_BEFORE_OPEN: list[tuple[str, tuple[Any, ...], str]] = [
-    ("send", ({"body": b"hi"},), "no_conversation"),
+    ("send", ({"body": HI},), "no_conversation"),
     ("history", ({"after_seq": 0},), "no_conversation"),
     ("end", ({},), "no_conversation"),
     ("open", ("a string",), "invalid_payload"),
@@ -29,12 +31,15 @@ YOUTH_BEFORE_OPEN: list[tuple[str, tuple[Any, ...], str]] = [
 YOUTH_AFTER_OPEN: list[tuple[str, tuple[Any, ...], str]] = [
     ("open", ({},), "already_open"),
     ("send", ({},), "invalid_payload"),
-    ("send", ({"body": "text, not bytes"},), "invalid_payload"),
-    ("send", ({"body": b""},), "invalid_payload"),
+    ("send", ({"body": "not base64url, with spaces"},), "invalid_payload"),
+    ("send", ({"body": "eA=="},), "invalid_payload"),  # padded: one spelling only
+    ("send", ({"body": "eB"},), "invalid_payload"),  # spare bits set: not canonical
+    ("send", ({"body": b"raw binary"},), "invalid_payload"),  # bytes travel as text
+    ("send", ({"body": ""},), "invalid_payload"),
     ("send", ({"body": BIG},), "too_large"),
-    ("send", ({"body": b"x", "client_msg_id": "spaces are bad"},), "invalid_payload"),
-    ("send", ([b"a", b"list"],), "invalid_payload"),
-    ("send", ({"body": b"x"}, {"body": b"y"}), "invalid_payload"),
+    ("send", ({"body": X, "client_msg_id": "spaces are bad"},), "invalid_payload"),
+    ("send", ([X, HI],), "invalid_payload"),
+    ("send", ({"body": X}, {"body": HI}), "invalid_payload"),
     ("typing", ({"typing": "yes"},), "invalid_payload"),
     ("typing", ({"typing": 1},), "invalid_payload"),
     ("history", ({"after_seq": -1},), "invalid_payload"),
@@ -62,7 +67,7 @@ STAFF: list[tuple[str, tuple[Any, ...], str]] = [
 
 async def _all_refused(client: Any, cases: list[tuple[str, tuple[Any, ...], str]]) -> None:
     for event, args, code in cases:
-        ack = await client.emit_raw(event, *args)
+        ack = await client.emit_raw(event, *args, encode=False)  # exactly as written
         assert isinstance(ack, dict) and "error" in ack, (event, args, ack)
         assert ack["error"]["code"] == code, (event, args, ack)
         assert ack["error"]["message"], (event, args)
@@ -95,10 +100,10 @@ async def test_staff_bad_events_each_get_their_code(
     await counsellor.send(youth.conversation_id, b"still works")
     # State rules: after the end, neither side can write and wrap-up closes it once.
     assert await youth.end() == "ended"
-    ack = await youth.emit_raw("send", {"body": b"too late"})
+    ack = await youth.emit_raw("send", {"body": to_wire(b"too late")})
     assert ack["error"]["code"] == "invalid_state"
     ack = await counsellor.emit_raw("send", {"conversation_id": youth.conversation_id,
-                                             "body": b"too late"})
+                                             "body": to_wire(b"too late")})
     assert ack["error"]["code"] == "invalid_state"
     await counsellor.wrapup(youth.conversation_id, "sexual", "12_15", "police")
     ack = await counsellor.emit_raw("wrapup", {
@@ -114,7 +119,7 @@ async def test_an_oversized_frame_closes_only_that_connection(
     youth = await harness.youth(reconnection=False)
     bystander = await harness.youth()
     with pytest.raises(Exception):  # noqa: B017 - the socket is closed under the call
-        await youth.emit_raw("send", {"body": b"x" * (70 * 1024)}, timeout=3)
+        await youth.emit_raw("send", {"body": to_wire(b"x" * (70 * 1024))}, timeout=3)
     await youth.wait_until(lambda: not youth.connected)
     # The server and everyone else are fine.
     await bystander.send(b"unaffected")
@@ -207,7 +212,7 @@ async def test_the_signing_key_comes_with_epoch_one_only(
     cid = youth.conversation_id
     team = (await youth.call("keys"))["team"]
     fp = key_statement_from_dict(team).statement.public_key.fingerprint
-    wraps = [{"recipient": fp, "wrap": b"w" * 82}]
+    wraps = [{"recipient": fp, "wrap": to_wire(b"w" * 82)}]
     mine, other = SigningKeyPair.generate(), SigningKeyPair.generate()
 
     def statement(epoch: int, signer: SigningKeyPair = mine,
@@ -217,7 +222,7 @@ async def test_the_signing_key_comes_with_epoch_one_only(
             readers=[EpochReader(ReaderKind.TEAM, fingerprint)], consent=None,
             signing_key=signer).to_wire()
 
-    key = mine.public.raw
+    key = to_wire(mine.public.raw)
     ack = await youth.emit_raw("epoch", {"epoch": 1, "wraps": wraps,
                                          "statement": statement(1)})
     assert ack["error"]["code"] == "invalid_payload"  # no signing_key with epoch 1

@@ -21,6 +21,7 @@ from helpline.crypto.errors import WrongEpoch
 from helpline.crypto.keys import SigningKeyPair, generate_epoch_key
 from helpline.crypto.reader import TranscriptReader
 from helpline.crypto.wrap import unwrap_conversation_key, wrap_conversation_key
+from helpline.protocol import to_wire
 from tests.conftest import Harness, ServerProcess
 from tests.test_handover import _offer, _refused, _setup
 
@@ -57,8 +58,8 @@ async def test_a_server_chosen_epoch_is_refused_by_the_counsellor(
     assert impostor.keyring is not None and youth._team is not None
     impostor._team = youth._team
     wraps, statement = impostor.keyring.new_epoch(cid, youth._team)
-    ack = await impostor.emit_raw("epoch", {"epoch": 2, "wraps": wraps,
-                                            "statement": statement.to_wire()})
+    ack = await impostor.emit_raw("epoch", to_wire({"epoch": 2, "wraps": wraps,
+                                                    "statement": statement.to_wire()}))
     _refused(ack, "epoch_invalid")
     # ... and a server that writes one into Redis itself gets nothing from the
     # counsellor's client: it refuses to send, and cannot read a message sealed in it.
@@ -131,7 +132,7 @@ async def test_an_expired_consent_ends_the_police_part_and_shuts_the_police_key_
     police_epoch = youth.keyring.epoch if youth.keyring else 0
     await asyncio.sleep(3.2)
     # The officer's next event finds the consent expired: refused, and everyone is told.
-    _refused(await police.emit_raw("send", {"conversation_id": cid, "body": b"x" * 400}),
+    _refused(await police.emit_raw("send", {"conversation_id": cid, "body": to_wire(b"x" * 400)}),
              "not_found")
     for client in (youth, counsellor, police):
         await client.wait_for("handover", lambda d: d["handover"] == "expired", timeout=5)

@@ -21,6 +21,7 @@ from helpline.crypto.keys import (
 from helpline.crypto.statements import key_statement_from_dict
 from helpline.crypto.wrap import wrap_conversation_key
 from helpline.domain.roles import Role
+from helpline.protocol import to_wire
 from tests.conftest import Harness, ServerProcess
 
 
@@ -164,7 +165,8 @@ async def test_no_consent_no_police(harness: Harness, server: ServerProcess) -> 
     police_key = key_statement_from_dict(directory["police"]).statement.public_key
     consent = sign_consent(cid, police_fp, False, int(time.time()) + 600,
                            youth.keyring.signing)  # type: ignore[union-attr]
-    _refused(await youth.emit_raw("epoch", _epoch_payload(youth, cid, 2, police_key, consent)),
+    _refused(await youth.emit_raw("epoch", to_wire(_epoch_payload(youth, cid, 2, police_key,
+                                                                      consent))),
              "forbidden")
 
 
@@ -318,8 +320,8 @@ async def test_a_refused_police_epoch_opens_nothing(
                                          "accept": True, "consent": wire})
     police_key = key_statement_from_dict(youth.offer["police"]).statement.public_key  # type: ignore[index]
     # An epoch with a police wrap but the wrong number is refused ...
-    _refused(await youth.emit_raw("epoch", _epoch_payload(
-        youth, cid, 7, police_key, consent_from_wire(cid, wire))), "invalid_state")
+    _refused(await youth.emit_raw("epoch", to_wire(_epoch_payload(
+        youth, cid, 7, police_key, consent_from_wire(cid, wire)))), "invalid_state")
     # ... and leaves no mark: there is still nothing for the police to join.
     assert await police.handover_requests() == []
     _refused(await police.emit_raw("police_join", {"conversation_id": cid}), "not_found")

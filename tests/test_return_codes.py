@@ -211,7 +211,7 @@ async def test_one_connection_is_limited_across_codes(
     fresh = await _raw(harness, server)
     ack = await fresh.emit_raw("resume_code", {"lookup": right.lookup, "proof": right.proof})
     assert ack["ok"]["conversation_id"] == youth.conversation_id
-    assert isinstance(ack["ok"]["code_wrap"], bytes)
+    assert isinstance(ack["ok"]["code_wrap"], str)  # base64url text, as all bytes
 
 
 async def test_a_right_proof_gives_its_attempt_back(
@@ -238,7 +238,7 @@ async def test_registration_and_return_payloads_are_parsed_strictly(
         {"code": lookup},  # format 1
         {"lookup": lookup},
         {"lookup": lookup, "verifier": os.urandom(31)},
-        {"lookup": lookup, "verifier": "00" * 32},
+        {"lookup": lookup, "verifier": "*" * 43},  # not base64url
         {"lookup": lookup, "verifier": os.urandom(32), "proof": os.urandom(32)},
         {"lookup": "-".join(WORDS[:4]), "verifier": os.urandom(32)},
         {"lookup": "Abandon-ability-able", "verifier": os.urandom(32)},
@@ -250,7 +250,7 @@ async def test_registration_and_return_payloads_are_parsed_strictly(
     stranger = await _raw(harness, server)
     for payload in (
         {"lookup": lookup, "proof": os.urandom(31)},
-        {"lookup": lookup, "proof": "00" * 32},
+        {"lookup": lookup, "proof": "*" * 43},  # not base64url
         {"lookup": lookup, "proof": os.urandom(32), "verifier": os.urandom(32)},
         {"lookup": "-".join(WORDS[:4]), "proof": os.urandom(32)},
         {"lookup": lookup.upper(), "proof": os.urandom(32)},

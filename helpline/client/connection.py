@@ -15,6 +15,8 @@ from typing import Any
 
 import socketio
 
+from helpline.protocol import from_wire, to_wire
+
 
 class ClientError(Exception):
     """The server refused: `code` is the stable error code from docs/protocol.md."""
@@ -121,19 +123,25 @@ class BaseClient:
             raise ClientError(ack["error"]["code"], ack["error"]["message"])
         if not isinstance(ack, dict) or "ok" not in ack:
             raise ClientError("bad_ack", f"unexpected ack {ack!r}")
-        return dict(ack["ok"])
+        return dict(from_wire(ack["ok"]))
 
-    async def emit_raw(self, event: str, *args: Any, timeout: float = 10) -> Any:
-        """Emit anything (for tests of bad input) and return the raw ack."""
+    async def emit_raw(self, event: str, *args: Any, timeout: float = 10,
+                       encode: bool = True) -> Any:
+        """Emit anything (for tests of bad input) and return the raw ack, not decoded.
+        Byte strings become base64url text as the protocol wants, unless `encode` is
+        False (to send raw binary on purpose)."""
+        if encode:
+            args = tuple(to_wire(a) for a in args)
         data: Any = args[0] if len(args) == 1 else tuple(args)
         return await self.sio.call(event, data, namespace=self.namespace, timeout=timeout)
 
     # -- events ---------------------------------------------------------------------------
 
     async def _on_any(self, event: str, data: Any = None) -> None:
-        await self._record(event, data)
+        await self._record(event, from_wire(data))
 
     async def _on_message(self, data: dict[str, Any]) -> None:
+        data = from_wire(data)
         self._take_envelope(data)
         await self._record("message", data)
 

@@ -70,6 +70,25 @@ class History:
     first_seq: int = 1  # the first seq this reader may see (later for police)
 
 
+# A page of history must fit one socket frame (HELPLINE_MAX_FRAME_BYTES, 64 KiB by
+# default) for every client: bodies travel as base64url text (4/3 of their size) with
+# about 120 bytes of fields each. A page holds as many messages as fit in this budget,
+# at least one (a body is at most HELPLINE_MAX_BODY_BYTES, well under it); `more`
+# says when to ask for the next page.
+PAGE_BYTES = 44 * 1024  # leaves room for a resume_code answer's code wrap (at most 11 KB)
+MESSAGE_FIELD_BYTES = 120
+
+
+def fit_page(messages: list[Envelope]) -> list[Envelope]:
+    """The longest prefix of `messages` whose wire size fits PAGE_BYTES (at least one)."""
+    used = 0
+    for i, message in enumerate(messages):
+        used += (4 * len(message.body) + 2) // 3 + MESSAGE_FIELD_BYTES
+        if used > PAGE_BYTES and i > 0:
+            return messages[:i]
+    return messages
+
+
 class ConversationService:
     def __init__(
         self, store: RedisStore, notifier: Notifier, clock: Clock, policy: ConversationPolicy,
@@ -185,7 +204,7 @@ class ConversationService:
             # not even the ciphertext.
             first = conv.police_from_seq or conv.last_seq + 1
             after_seq = max(after_seq, first - 1)
-        messages = await self.store.read_messages(conversation_id, after_seq, page)
+        messages = fit_page(await self.store.read_messages(conversation_id, after_seq, page))
         last = messages[-1].seq if messages else after_seq
         return History(messages, conv.last_seq, more=last < conv.last_seq, first_seq=first)
 

@@ -16,6 +16,7 @@ import socketio
 from redis.exceptions import RedisError
 
 from helpline.errors import HelplineError, InvalidPayload, Unavailable, UnknownEvent
+from helpline.protocol import to_wire
 
 log = logging.getLogger("helpline.transport")
 
@@ -52,7 +53,7 @@ class HelplineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             log.error("event %s failed: %s", event, type(exc).__name__,
                       exc_info=log.isEnabledFor(logging.DEBUG))
             return HelplineError().to_wire()
-        return {"ok": result if result is not None else {}}
+        return {"ok": to_wire(result) if result is not None else {}}
 
     async def _connect(self, sid: str, *args: Any) -> Any:
         # A client may also send an event named "connect": only the first, real one

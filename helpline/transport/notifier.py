@@ -17,7 +17,7 @@ from typing import Any
 import socketio
 
 from helpline.domain.ids import ConversationId, Username
-from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE
+from helpline.protocol import STAFF_NAMESPACE, YOUTH_NAMESPACE, to_wire
 
 QUEUE_ROOM = "queue"
 OVERVIEW_ROOM = "overview"
@@ -44,23 +44,24 @@ class SocketNotifier:
         self, conversation_id: ConversationId, event: str, data: dict[str, Any],
         skip: str | None = None,
     ) -> None:
-        await self.sio.emit(event, data, room=youth_room(conversation_id),
+        await self.sio.emit(event, to_wire(data), room=youth_room(conversation_id),
                             namespace=YOUTH_NAMESPACE, skip_sid=skip)
 
     async def to_staff(
         self, username: Username, event: str, data: dict[str, Any], skip: str | None = None
     ) -> None:
-        await self.sio.emit(event, data, room=staff_room(username),
+        await self.sio.emit(event, to_wire(data), room=staff_room(username),
                             namespace=STAFF_NAMESPACE, skip_sid=skip)
 
     async def to_queue_watchers(self, event: str, data: dict[str, Any]) -> None:
-        await self.sio.emit(event, data, room=QUEUE_ROOM, namespace=STAFF_NAMESPACE)
+        await self.sio.emit(event, to_wire(data), room=QUEUE_ROOM, namespace=STAFF_NAMESPACE)
 
     async def to_overview_watchers(self, event: str, data: dict[str, Any]) -> None:
-        await self.sio.emit(event, data, room=OVERVIEW_ROOM, namespace=STAFF_NAMESPACE)
+        await self.sio.emit(event, to_wire(data), room=OVERVIEW_ROOM,
+                            namespace=STAFF_NAMESPACE)
 
     async def to_police(self, event: str, data: dict[str, Any]) -> None:
-        await self.sio.emit(event, data, room=POLICE_ROOM, namespace=STAFF_NAMESPACE)
+        await self.sio.emit(event, to_wire(data), room=POLICE_ROOM, namespace=STAFF_NAMESPACE)
 
     async def disconnect_local_staff(self, username: str) -> int:
         """Drop this process's connections of one staff member; returns how many."""
