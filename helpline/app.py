@@ -81,7 +81,8 @@ def create_app(settings: Settings) -> web.Application:
     manager = None
     if settings.fanout == "redis":
         manager = BoundedRedisManager(settings.redis_url, store.keys.socketio_channel,
-                                      settings.redis_max_connections)
+                                      settings.redis_max_connections,
+                                      (YOUTH_NAMESPACE, STAFF_NAMESPACE))
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

@@ -21,6 +21,9 @@ from helpline.errors import InvalidPayload, TooLarge
 
 YOUTH_NAMESPACE = "/youth"
 STAFF_NAMESPACE = "/staff"
+# Pushed to every connected client when this server process lost events (its Redis
+# fan-out was cut off): fetch `history` of what you hold, as after a reconnect.
+RESYNC_EVENT = "resync"
 
 CLIENT_MSG_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")

@@ -29,7 +29,8 @@ from helpline.crypto.keyring import StaffKeyring
 from helpline.domain.roles import Role
 from helpline.embedded_redis import start_embedded_redis
 from helpline.services.accounts import AccountPolicy, AccountService
-from helpline.services.keyadmin import KeyAdmin, KeyPolicy, PoliceKeyAdmin
+from helpline.services.keyadmin import KeyAdmin, KeyPolicy
+from helpline.services.policeadmin import PoliceKeyAdmin
 from helpline.services.ports import SystemClock
 from helpline.storage.redis_store import RedisStore, connect_redis
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from helpline.cli import _ensure_demo_accounts, _ensure_demo_keys
+from helpline.cli.demo import ensure_demo_accounts, ensure_demo_keys
 from helpline.config import ConfigError, load_settings
 from helpline.crypto.envelope import SenderRole
 from helpline.crypto.errors import KeyRevoked, RevocationRollback
@@ -28,16 +28,15 @@ from helpline.crypto.revocation import RevocationTracker
 from helpline.domain.audit import AuditAction
 from helpline.domain.roles import Role
 from helpline.services.audit import AuditLog
-from helpline.services.keyadmin import (
+from helpline.services.keyadmin import KeyAdmin, KeyPolicy
+from helpline.services.keyfolder import (
     DeviceMismatch,
     DeviceNotApproved,
     FingerprintMismatch,
-    KeyAdmin,
     KeyAdminError,
-    KeyPolicy,
-    PoliceKeyAdmin,
 )
 from helpline.services.keys import KeyService
+from helpline.services.policeadmin import PoliceKeyAdmin
 from helpline.services.ports import SystemClock
 from helpline.storage.redis_store import RedisStore
 from tests.conftest import KEY_PASSPHRASE, ROOT, Harness
@@ -367,8 +366,8 @@ async def test_the_demo_still_gives_demo_staff_working_keys(harness: Harness) ->
     through the same approval rule; a restart changes nothing."""
     settings = load_settings(harness.env())
     for _start in range(2):
-        await _ensure_demo_accounts(settings)
-        pin = await _ensure_demo_keys(settings)
+        await ensure_demo_accounts(settings)
+        pin = await ensure_demo_keys(settings)
     devices = settings.data_dir / "demo-devices"
     store = harness.store()
     try:

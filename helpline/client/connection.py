@@ -15,7 +15,7 @@ from typing import Any
 
 import socketio
 
-from helpline.protocol import from_wire, to_wire
+from helpline.protocol import RESYNC_EVENT, from_wire, to_wire
 
 
 class ClientError(Exception):
@@ -74,6 +74,7 @@ class BaseClient:
         self.sio.on("*", self._on_any, namespace=self.namespace)
         self.sio.on("connect", self._on_connect, namespace=self.namespace)
         self.sio.on("message", self._on_message, namespace=self.namespace)
+        self.sio.on(RESYNC_EVENT, self._on_resync, namespace=self.namespace)
 
     # -- connection -------------------------------------------------------------------
 
@@ -111,6 +112,14 @@ class BaseClient:
 
     async def _resync(self) -> None:
         """After a reconnect: catch up on what was missed. Subclasses fill this in."""
+
+    async def _catch_up(self) -> None:
+        """Still connected, but events may have been lost: fetch what was missed."""
+        await self._resync()
+
+    async def _on_resync(self, data: Any = None) -> None:
+        self._spawn(self._catch_up())
+        await self._record(RESYNC_EVENT, {})
 
     # -- calls --------------------------------------------------------------------------
 

@@ -433,6 +433,14 @@ class YouthClient(BaseClient):
                 # Tell the app (e.g. the conversation was purged meanwhile).
                 await self._record("resync_failed", {"code": exc.code})
 
+    async def _catch_up(self) -> None:
+        # The connection is still bound: only the messages may be missing.
+        if self.conversation_id is not None:
+            try:
+                await self._fill_gap(self.conversation_id)
+            except ClientError as exc:
+                await self._record("resync_failed", {"code": exc.code})
+
     async def _fill_gap(self, conversation_id: str) -> None:
         transcript = self.transcript(conversation_id)
         while True:

@@ -1,24 +1,10 @@
-"""The offline side of key management, used by `helpline keys ...` on an admin machine
-(KeyAdmin) and on the police unit's own machine (PoliceKeyAdmin).
+"""`helpline keys ...` on the helpline's admin machine (KeyAdmin): set-up, team-key
+rotation, publishing, pruning, approving devices, grants, revocation and the import of
+the police unit's public key.
 
-Private keys live only in passphrase-protected files in a keys folder (default
-`<data dir>/keys`), never in Redis and never in the running server:
-
-    admin machine                 signing.pem           organisation Ed25519 signing key
-                                  team-<period>.pem     one X25519 team key per period
-                                  approved-devices.json who may receive keys (see below)
-                                  revocations.json      the last signed revocation list
-                                  police-statement.json the signed police key statement
-    police unit's machine         police-<unit>.pem     the police unit's X25519 key
-                                  police-<unit>.pub.json  its public key, for the admin
-                                  approved-devices.json officers' devices it granted to
-
-Redis is not trusted to say who a device belongs to: a Redis writer could swap
-`device:{name}` or add an account. So keys are wrapped only for a device the admin
-approved on this machine (`keys approve NAME FINGERPRINT --signing-fingerprint FP
---role ROLE`, fingerprints read off the staff member's own screen), only if Redis
-still holds exactly those keys, and with the role from the approved list. The check
-runs before anything is signed or wrapped; a mismatch writes nothing.
+The keys folder's layout and the errors are in `keyfolder`; who may receive keys, and
+how a device in Redis is checked against that, in `approvals`; the police unit's own
+machine in `policeadmin`.
 """
 
 from __future__ import annotations
@@ -26,14 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from helpline.crypto.encoding import b64url_decode, b64url_encode
 from helpline.crypto.errors import CryptoError
 from helpline.crypto.keyfile import (
     read_encryption_key_file,
@@ -73,38 +56,27 @@ from helpline.domain.audit import AuditAction
 from helpline.domain.ids import is_username
 from helpline.domain.roles import Role
 from helpline.errors import Conflict, HelplineError, InvalidState, NotFound
+from helpline.services.approvals import ApprovedDevice, ApprovedDevices, check_device
 from helpline.services.audit import AuditLog
+from helpline.services.keyfolder import (
+    APPROVED_FILE,
+    POLICE_STATEMENT_FILE,
+    REVOCATIONS_FILE,
+    SIGNING_FILE,
+    SKEW_SECONDS,
+    DeviceMismatch,
+    DeviceNotApproved,
+    FingerprintMismatch,
+    KeyAdminError,
+    write_private,
+)
+from helpline.services.policeadmin import read_police_public_file
 from helpline.services.ports import Clock
 from helpline.storage.redis_store import RedisStore
 
-SIGNING_FILE = "signing.pem"
-APPROVED_FILE = "approved-devices.json"
-REVOCATIONS_FILE = "revocations.json"
-POLICE_STATEMENT_FILE = "police-statement.json"
-SKEW_SECONDS = 300  # clocks of phones and servers differ; a key is usable a bit early
 MAX_POLICE_STATEMENT_DAYS = 366
 TEAM_ROLES = (Role.COUNSELLOR, Role.SUPERVISOR)
-PUBLIC_KEY_KIND = "police-public-key"
 PERIOD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:\.[0-9]{1,4})?")
-
-
-class KeyAdminError(HelplineError):
-    code = "key_admin"
-
-
-class DeviceNotApproved(KeyAdminError):
-    code = "device_not_approved"
-    default_message = "This device is not on the approved-devices list of this machine."
-
-
-class DeviceMismatch(KeyAdminError):
-    code = "device_mismatch"
-    default_message = "The device keys in Redis are not the approved ones: nothing granted."
-
-
-class FingerprintMismatch(KeyAdminError):
-    code = "fingerprint_mismatch"
-    default_message = "The key's fingerprint is not the one given: nothing signed."
 
 
 @dataclass(frozen=True)
@@ -121,89 +93,6 @@ class KeyPolicy:
                 f"a police key statement is valid 1 to {MAX_POLICE_STATEMENT_DAYS} days")
         if self.staff_statement_days < 1 or self.period_days < 1:
             raise KeyAdminError("validity periods are at least one day")
-
-
-@dataclass(frozen=True)
-class ApprovedDevice:
-    """One line of approved-devices.json: what the admin saw on the person's screen."""
-
-    username: str
-    role: Role
-    encryption: str  # X25519 fingerprint, lowercase hex
-    signing: str  # Ed25519 fingerprint
-    approved_at: int  # Unix seconds; staff statements vouch from here on
-
-    def to_dict(self) -> dict[str, object]:
-        return {"role": self.role.value, "encryption": self.encryption,
-                "signing": self.signing, "approved_at": self.approved_at}
-
-
-class ApprovedDevices:
-    """The approved-devices file of one keys folder, parsed strictly.
-
-        {"v": 2, "devices": {NAME: {"role": str, "encryption": hex, "signing": hex,
-                                    "approved_at": int}}}
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, ApprovedDevice]:
-        if not self.path.exists():
-            return {}
-        try:
-            data = json.loads(self.path.read_text())
-            if not isinstance(data, dict) or set(data) != {"v", "devices"} or data["v"] != 2:
-                raise ValueError("not a version 2 approved-devices file")
-            out = {}
-            for name, item in data["devices"].items():
-                if not is_username(name) or not isinstance(item, dict) or set(item) != {
-                        "role", "encryption", "signing", "approved_at"}:
-                    raise ValueError(f"bad entry {name!r}")
-                at = item["approved_at"]
-                if isinstance(at, bool) or not isinstance(at, int) or at < 0:
-                    raise ValueError(f"bad approved_at of {name!r}")
-                out[name] = ApprovedDevice(name, Role(item["role"]),
-                                           check_fingerprint_text(item["encryption"]),
-                                           check_fingerprint_text(item["signing"]), at)
-            return out
-        except (ValueError, TypeError, AttributeError, CryptoError) as exc:
-            raise KeyAdminError(f"{self.path} is damaged ({exc}): restore it from a backup"
-                                ) from None
-
-    def save(self, devices: Mapping[str, ApprovedDevice]) -> None:
-        body = {"v": 2, "devices": {n: d.to_dict() for n, d in sorted(devices.items())}}
-        _write_private(self.path, json.dumps(body, indent=1, sort_keys=True) + "\n")
-
-
-def local_actor() -> str:
-    """Who ran the command, for the audit log (the admin machine's user name)."""
-    try:
-        name = os.getlogin()
-    except OSError:
-        name = os.environ.get("USER", "")
-    return name if is_username(name) else "admin-cli"
-
-
-def check_device(entry: ApprovedDevice, device: Mapping[str, bytes]
-                 ) -> tuple[EncryptionPublicKey, SigningPublicKey]:
-    """The device's public keys, only if both match the approved fingerprints."""
-    if "encryption" not in device or "signing" not in device:
-        raise InvalidState(
-            f"{entry.username} has no device key in Redis: they must sign in on it first.")
-    try:
-        enc, sig = EncryptionPublicKey(device["encryption"]), SigningPublicKey(device["signing"])
-    except CryptoError:
-        raise DeviceMismatch(f"{entry.username}'s device keys in Redis are malformed.") from None
-    # Both keys: the encryption key receives the team keys, the signing key is what
-    # the staff statement vouches for to the young person.
-    if not (hmac.compare_digest(enc.fingerprint, entry.encryption)
-            and hmac.compare_digest(sig.fingerprint, entry.signing)):
-        raise DeviceMismatch(
-            f"{entry.username}'s device in Redis has fingerprints {enc.fingerprint} /"
-            f" {sig.fingerprint}, not the approved {entry.encryption} / {entry.signing}:"
-            " nothing was granted. Check their screen; approve again only if it shows these.")
-    return enc, sig
 
 
 class KeyAdmin:
@@ -417,7 +306,7 @@ class KeyAdmin:
         text = key_statement_to_json(sign_key_statement(KeyStatement(
             StatementKind.POLICE_KEY, unit, public, now - SKEW_SECONDS,
             now + self.policy.police_statement_days * 86400), signing))
-        _write_private(self.keys_dir / POLICE_STATEMENT_FILE, text + "\n")
+        write_private(self.keys_dir / POLICE_STATEMENT_FILE, text + "\n")
         await self.store.set_police_statement(text)
         await self._audit(AuditAction.POLICE_KEY_IMPORTED, {
             "unit": unit, "fingerprint": public.fingerprint,
@@ -474,7 +363,7 @@ class KeyAdmin:
             now + 2 * self.policy.period_days * 86400), signing))
         # A copy beside the key: `grant` decides which periods are current from it,
         # not from Redis.
-        _write_private(self.keys_dir / f"team-{period}.statement.json", text + "\n")
+        write_private(self.keys_dir / f"team-{period}.statement.json", text + "\n")
         await self.store.put_team_statement(period, text, current=True)
         return period
 
@@ -491,7 +380,7 @@ class KeyAdmin:
     async def _publish_revocations(self, revocations: RevocationList,
                                    signing: SigningKeyPair) -> None:
         text = revocations_to_json(sign_revocations(revocations, signing))
-        _write_private(self.keys_dir / REVOCATIONS_FILE, text + "\n")
+        write_private(self.keys_dir / REVOCATIONS_FILE, text + "\n")
         await self.store.set_revocations(text)
 
     def _period_name(self, now: int) -> str:
@@ -523,108 +412,3 @@ class KeyAdmin:
 
     def _now(self) -> int:
         return self.clock.now_ms() // 1000
-
-
-class PoliceKeyAdmin:
-    """`helpline keys police-*` on the police unit's own machine: its key pair never
-    leaves it; officers' devices get the private key wrapped for them from here."""
-
-    def __init__(self, store: RedisStore | None, keys_dir: Path, passphrase: bytes,
-                 clock: Clock, unit: str, actor: str = "admin-cli") -> None:
-        self.store = store
-        self.keys_dir = keys_dir
-        self.passphrase = passphrase
-        self.clock = clock
-        self.unit = unit
-        self.actor = actor
-        self.approved = ApprovedDevices(keys_dir / APPROVED_FILE)
-
-    @property
-    def key_path(self) -> Path:
-        return self.keys_dir / f"police-{self.unit}.pem"
-
-    @property
-    def public_path(self) -> Path:
-        return self.keys_dir / f"police-{self.unit}.pub.json"
-
-    def init(self) -> tuple[str, str]:
-        """Make the unit's key pair (an earlier one is kept as `.pem.<time>.old`).
-
-        Writes the public-key file for the admin; returns (public key base64url,
-        fingerprint), which the police read out to the admin over another channel.
-        """
-        self.keys_dir.mkdir(parents=True, exist_ok=True)
-        self.keys_dir.chmod(0o700)
-        if self.key_path.exists():
-            self.key_path.rename(self.key_path.with_name(
-                f"{self.key_path.name}.{self.clock.now_ms() // 1000}.old"))
-        pair = EncryptionKeyPair.generate()
-        write_key_file(self.key_path, pair, self.passphrase)
-        public = b64url_encode(pair.public.raw)
-        _write_private(self.public_path, json.dumps(
-            {"v": 2, "kind": PUBLIC_KEY_KIND, "unit": self.unit, "public_key": public,
-             "fingerprint": pair.public.fingerprint}, indent=1, sort_keys=True) + "\n")
-        self.public_path.chmod(0o644)  # public by design
-        return public, pair.public.fingerprint
-
-    async def grant(self, username: str, encryption_fingerprint: str,
-                    signing_fingerprint: str) -> str:
-        """Wrap the police key for an officer's device checked on their screen.
-
-        Records the approval here, then grants only if Redis holds exactly these keys
-        and publishes a police statement for this very key; returns the unit.
-        """
-        assert self.store is not None
-        entry = ApprovedDevice(username, Role.POLICE,
-                               check_fingerprint_text(encryption_fingerprint),
-                               check_fingerprint_text(signing_fingerprint),
-                               self.clock.now_ms() // 1000)
-        member = await self.store.get_staff(username)
-        if member is None or member.disabled or member.role is not Role.POLICE:
-            raise NotFound(f"{username!r} is not an active police account.")
-        enc, sig = check_device(entry, await self.store.get_device(username))
-        pair = read_encryption_key_file(self.key_path, self.passphrase)
-        published = await self.store.get_police_statement()
-        if published is None or key_statement_from_json(
-                published).statement.public_key != pair.public:
-            raise InvalidState("The helpline does not publish this police key: send"
-                               f" {self.public_path} to the admin for `keys police-import`.")
-        devices = self.approved.load()
-        devices[username] = entry
-        self.approved.save(devices)
-        wrap = wrap_team_key_grant(pair, enc, period=self.unit, grantee=username)
-        if not await self.store.put_grants_if_device(username, enc.raw, sig.raw,
-                                                     {self.unit: wrap}, None):
-            raise DeviceMismatch(f"{username}'s device changed in Redis: nothing granted.")
-        await AuditLog(self.store, self.clock).record(
-            self.actor, "admin", AuditAction.KEYS_GRANT, None,
-            {"user": username, "role": "police", "periods": [self.unit],
-             "machine": "police", "encryption": enc.fingerprint})
-        return self.unit
-
-
-def read_police_public_file(path: Path) -> tuple[str, EncryptionPublicKey]:
-    """(unit, public key) from a `police-init` public-key file, parsed strictly."""
-    try:
-        data = json.loads(path.read_text())
-        if not isinstance(data, dict) or set(data) != {"v", "kind", "unit", "public_key",
-                                                       "fingerprint"}:
-            raise ValueError("unexpected fields")
-        if data["v"] != 2 or data["kind"] != PUBLIC_KEY_KIND:
-            raise ValueError("not a version 2 police public-key file")
-        public = EncryptionPublicKey(b64url_decode(data["public_key"]))
-        if not isinstance(data["unit"], str):
-            raise ValueError("unit must be text")
-    except (OSError, ValueError, TypeError, CryptoError) as exc:
-        raise KeyAdminError(f"{path} is not a police public-key file: {exc}") from None
-    # The file's own "fingerprint" is informational; the admin's typed one is compared.
-    return data["unit"], public
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only, replacing it in one rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)

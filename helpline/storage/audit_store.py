@@ -1,28 +1,26 @@
-"""Audit storage beyond the chain itself: checkpoint copies and read de-duplication.
+"""Audit storage: the hash chain, checkpoint copies and read de-duplication.
 
-Mixed into RedisStore (which provides `self.redis` and `self.keys`). The chain list
-and its head stay in redis_store.py; this module keeps
+Mixed into RedisStore. This module owns
 
-    {p}audit:checkpoints            list   signed checkpoints (JSON), oldest first: a copy
-                                           for the admin API; the file outside Redis is
-                                           the one `helpline audit verify` trusts
+    {p}audit                list   hash-chained audit entries (JSON), append-only
+    {p}audit:head           string "count:hash" of the last entry
+    {p}audit:checkpoints    list   signed checkpoints (JSON), oldest first: a copy for
+                                   the admin API; the file outside Redis is the one
+                                   `helpline audit verify` trusts
     {p}audit:seen:{action}:{user}:{cid}
-                                    string "1" while a staff read of that conversation
-                                           (or "-" for none) is already in the log (TTL)
+                            string "1" while a staff read of that conversation (or "-"
+                                   for none) is already in the log (TTL)
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from helpline.domain.ids import is_conversation_id, is_username
+from helpline.storage import scripts
+from helpline.storage.base import StoreBase
 from helpline.storage.keys import BadKey
-
-if TYPE_CHECKING:
-    import redis.asyncio as aioredis
-
-    from helpline.storage.keys import Keys
 
 # How many checkpoint copies Redis keeps for the admin API (the file keeps all).
 MAX_CHECKPOINT_COPIES = 10_000
@@ -44,9 +42,27 @@ def read_seen_key(prefix: str, action: str, username: str, conversation_id: str 
     return f"{prefix}audit:seen:{action}:{username}:{conversation_id or '-'}"
 
 
-class AuditStoreMixin:
-    redis: aioredis.Redis
-    keys: Keys
+class AuditStoreMixin(StoreBase):
+    async def get_audit_head(self) -> tuple[int, str]:
+        raw = cast(bytes | None, await self.redis.get(self.keys.audit_head))
+        if raw is None:
+            return 0, "0" * 64
+        count, _, digest = raw.decode().partition(":")
+        return int(count), digest
+
+    async def append_audit(self, expected_head: tuple[int, str], new_head: tuple[int, str],
+                           entry_json: str) -> bool:
+        """Append if the head is unchanged; False means someone appended first."""
+        done = await self._script(scripts.APPEND_AUDIT)(
+            keys=[self.keys.audit, self.keys.audit_head],
+            args=[f"{expected_head[0]}:{expected_head[1]}", f"{new_head[0]}:{new_head[1]}",
+                  entry_json])
+        return bool(done)
+
+    async def read_audit(self, start: int, limit: int) -> list[str]:
+        raw = await cast(Awaitable[list[bytes]],
+                         self.redis.lrange(self.keys.audit, start, start + limit - 1))
+        return [r.decode() for r in raw]
 
     async def add_audit_checkpoint(self, checkpoint_json: str) -> None:
         """Keep a copy of a signed checkpoint (newest last), bounded in number."""

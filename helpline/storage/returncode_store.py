@@ -1,5 +1,7 @@
 """Return-code storage: the look-up record, the code wrap, and the attempt counters.
 
+Mixed into RedisStore. This module owns
+
     {p}return:{lookup hmac}        hash  conversation, verifier (32 bytes)
     {p}conv:{id} return_lookup     which look-up record is the conversation's (purge)
     {p}conv:{id}:e2e code_wrap     the blob, opaque to the server
@@ -15,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
-import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
 from helpline.domain.ids import ConversationId
 from helpline.errors import Conflict
+from helpline.storage.base import StoreBase
 from helpline.storage.keys import BadKey, Keys
 
 # One attempt at a code and from a connection; each window starts at its first attempt
@@ -61,10 +63,7 @@ class ReturnCodeRecord:
     verifier: bytes
 
 
-class ReturnCodeStoreMixin:
-    redis: aioredis.Redis
-    keys: Keys
-
+class ReturnCodeStoreMixin(StoreBase):
     async def set_return_code(self, conversation_id: ConversationId, lookup: str,
                               verifier: bytes) -> None:
         """File the conversation under a code's look-up hash with its verifier, and drop

@@ -2,7 +2,7 @@
 
 Handlers are `on_<event>(sid, payload)` coroutines returning the ack result. The
 boundary turns a `HelplineError` into `{"error": {...}}`, a Redis outage into
-`unavailable`, anything unexpected into `internal_error` (logged by event name and
+`unavailable` (on connect too: a refused connection with `{"code": "unavailable"}`), anything unexpected into `internal_error` (logged by event name and
 exception type only: payloads never reach a log), an unknown event into
 `unknown_event`, and wraps a success as `{"ok": result}`.
 """
@@ -35,7 +35,12 @@ class HelplineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             # after python-socketio has marked the connection as gone.
             if self.server.manager.is_connected(args[0], self.namespace):
                 return UnknownEvent("There is no event 'disconnect' here.").to_wire()
-            return await super().trigger_event(event, *args)
+            try:
+                return await super().trigger_event(event, *args)
+            except RedisError as exc:
+                # The client is gone already; only the presence note is lost.
+                log.error("disconnect: storage unavailable (%s)", type(exc).__name__)
+                return None
         sid, rest = args[0], args[1:]
         handler = getattr(self, f"on_{event}", None) if isinstance(event, str) else None
         if handler is None or event in LIFECYCLE:
@@ -60,7 +65,19 @@ class HelplineNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         # (before the session is marked ready) reaches on_connect.
         if (await self.get_session(sid)).get(READY):
             return UnknownEvent("There is no event 'connect' here.").to_wire()
-        result = await super().trigger_event("connect", sid, *args)
+        try:
+            result = await super().trigger_event("connect", sid, *args)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except RedisError as exc:
+            log.error("connect: storage unavailable (%s)", type(exc).__name__)
+            raise socketio.exceptions.ConnectionRefusedError(
+                Unavailable.default_message, {"code": Unavailable.code}) from None
+        except Exception as exc:
+            log.error("connect failed: %s", type(exc).__name__,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+            raise socketio.exceptions.ConnectionRefusedError(
+                HelplineError.default_message, {"code": HelplineError.code}) from None
         async with self.session(sid) as session:
             session[READY] = True
         return result

@@ -1,0 +1,72 @@
+"""Message storage: the envelopes of a conversation, gap-free and stored once.
+
+Mixed into RedisStore. This module owns
+
+    {p}conv:{id}:msgs       list   message envelopes ("role|at|body"); index + 1 is the seq
+    {p}conv:{id}:dedup      hash   "role:sender:client_msg_id" -> seq (TTL, refreshed by
+                                   each append with an id), so a resend is stored once
+
+The append script also checks the conversation's state and sender and sets its
+`last_seq` and `last_activity`, so the check and the append are one step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable
+from typing import cast
+
+from helpline.domain.conversation import State
+from helpline.domain.ids import ConversationId
+from helpline.domain.messages import Appended, Envelope
+from helpline.storage import scripts
+from helpline.storage.base import StoreBase, raise_for_status, states_csv
+
+DEDUP_TTL_SECONDS = 24 * 3600
+
+
+class MessageStoreMixin(StoreBase):
+    async def append_message(
+        self, conversation_id: ConversationId, allowed: Iterable[State],
+        sender_check: tuple[str, str] | None, sender_role: str, now_ms: int, body: bytes,
+        client_msg_id: str | None,
+    ) -> Appended:
+        """Append an envelope with the next gap-free seq, if the state still allows it.
+
+        `sender_check` is (conversation field, name) that must still match at this
+        moment: ("counsellor", name) or ("police_officer", name); None for the young
+        person. A resend with a `client_msg_id` already stored returns the original envelope
+        (`duplicate=True`), so a client that lost an ack can resend without doubling.
+        """
+        res = await self._run(
+            scripts.APPEND_MESSAGE,
+            [self.keys.conv(conversation_id), self.keys.msgs(conversation_id),
+             self.keys.dedup(conversation_id)],
+            [states_csv(allowed), sender_check[0] if sender_check else "",
+             sender_check[1] if sender_check else "", sender_role, now_ms, body,
+             client_msg_id or "", DEDUP_TTL_SECONDS],
+        )
+        raise_for_status(res)
+        if res[0] == b"duplicate":
+            stored = await self.read_messages(conversation_id, int(res[1]) - 1, 1)
+            return Appended(stored[0], duplicate=True)
+        envelope = Envelope(conversation_id, int(res[1]), sender_role, now_ms, body)
+        counsellor, handover, officer = (x.decode() for x in res[2:5])
+        recipients = [counsellor] if counsellor else []
+        if handover == "joined" and officer:
+            recipients.append(officer)
+        return Appended(envelope, duplicate=False, recipients=tuple(recipients))
+
+    async def read_messages(
+        self, conversation_id: ConversationId, after_seq: int, limit: int
+    ) -> list[Envelope]:
+        """Envelopes with seq > after_seq, in order, at most `limit`."""
+        raw = await cast(
+            Awaitable[list[bytes]],
+            self.redis.lrange(self.keys.msgs(conversation_id), after_seq, after_seq + limit - 1),
+        )
+        out = []
+        for offset, packed in enumerate(raw):
+            role, at, body = packed.split(b"|", 2)
+            out.append(Envelope(conversation_id, after_seq + offset + 1, role.decode(),
+                                int(at), body))
+        return out
