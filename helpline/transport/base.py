@@ -2,9 +2,10 @@
 
 Handlers are `on_<event>(sid, payload)` coroutines returning the ack result. The
 boundary turns a `HelplineError` into `{"error": {...}}`, a Redis outage into
-`unavailable` (on connect too: a refused connection with `{"code": "unavailable"}`), anything unexpected into `internal_error` (logged by event name and
-exception type only: payloads never reach a log), an unknown event into
-`unknown_event`, and wraps a success as `{"ok": result}`.
+`unavailable` (on connect too: a refused connection with `{"code": "unavailable"}`),
+anything unexpected into `internal_error` (logged by event name and exception type
+only: payloads never reach a log), an unknown event into `unknown_event`, and wraps
+a success as `{"ok": result}` with its byte strings as base64url text.
 """
 
 from __future__ import annotations
