@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from helpline.client import YouthClient
 from tests.conftest import Harness, ServerProcess
 
@@ -92,3 +94,35 @@ async def test_resend_with_the_same_client_msg_id_is_stored_once(
     assert first == again
     history = await youth.history(0)
     assert [m["seq"] for m in history["messages"]] == [1]
+
+
+async def test_a_resume_during_a_burst_never_passes_its_own_last_seq(
+    harness: Harness, server: ServerProcess
+) -> None:
+    counsellor = await harness.staff("finn")
+    youth = await harness.youth()
+    cid = youth.conversation_id
+    assert cid and youth.resume_token
+    await counsellor.accept(cid)
+    await youth.disconnect()
+
+    async def burst() -> None:
+        for i in range(300):
+            await counsellor.send(cid, f"m{i}".encode())
+
+    task = asyncio.ensure_future(burst())
+    answers = []
+    while not task.done():
+        again = YouthClient(server.url)
+        harness.clients.append(again)
+        await again.connect()
+        answers.append(await again.call("resume", {"resume_token": youth.resume_token,
+                                                   "last_seq": 0}))
+        await again.disconnect()
+    await task
+    assert len(answers) >= 3
+    for answer in answers:
+        seqs_ = [m["seq"] for m in answer["messages"]]
+        assert all(s <= answer["last_seq"] for s in seqs_), (seqs_[-3:], answer["last_seq"])
+        if not answer["more"]:
+            assert (seqs_[-1] if seqs_ else 0) == answer["last_seq"]

@@ -204,9 +204,12 @@ class ConversationService:
             # not even the ciphertext.
             first = conv.police_from_seq or conv.last_seq + 1
             after_seq = max(after_seq, first - 1)
-        messages = fit_page(await self.store.read_messages(conversation_id, after_seq, page))
+        # The page and the last seq in one atomic read: a resume during a burst must
+        # not hand out messages past the last_seq it reports.
+        read, last_seq = await self.store.read_page(conversation_id, after_seq, page)
+        messages = fit_page(read)
         last = messages[-1].seq if messages else after_seq
-        return History(messages, conv.last_seq, more=last < conv.last_seq, first_seq=first)
+        return History(messages, last_seq, more=last < last_seq, first_seq=first)
 
     async def end(self, actor: Actor, conversation_id: ConversationId,
                   delete: bool = False) -> State:

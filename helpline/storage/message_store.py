@@ -64,6 +64,23 @@ class MessageStoreMixin(StoreBase):
             Awaitable[list[bytes]],
             self.redis.lrange(self.keys.msgs(conversation_id), after_seq, after_seq + limit - 1),
         )
+        return self._envelopes(conversation_id, after_seq, raw)
+
+    async def read_page(
+        self, conversation_id: ConversationId, after_seq: int, limit: int
+    ) -> tuple[list[Envelope], int]:
+        """(envelopes with seq > after_seq, at most `limit`; the last seq) in one atomic
+        read, so a page never holds a message past the last seq it reports."""
+        key = self.keys.msgs(conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(key, after_seq, after_seq + limit - 1)
+            pipe.llen(key)
+            raw, total = await pipe.execute()
+        return self._envelopes(conversation_id, after_seq, raw), int(total)
+
+    @staticmethod
+    def _envelopes(conversation_id: ConversationId, after_seq: int,
+                   raw: list[bytes]) -> list[Envelope]:
         out = []
         for offset, packed in enumerate(raw):
             role, at, body = packed.split(b"|", 2)
