@@ -9,21 +9,15 @@ import assert from "node:assert/strict";
 import { webcrypto as wc } from "node:crypto";
 import { io } from "socket.io-client";
 import { deriveCodeKeys } from "../vectors/check_returncode.mjs";
+import { ascii, cat, fields, sha256, subtle, toHex, u32 } from "../vectors/encoding.mjs";
 
 const URL = process.env.HELPLINE_URL;
 const ORIGIN = process.env.HELPLINE_ORIGIN;
-const subtle = wc.subtle;
 
 // -- bytes (protocol.md, section 2: every byte string travels as unpadded base64url) --
 const b64 = (u) => Buffer.from(u).toString("base64url");
 const unb64 = (s) => { assert.equal(typeof s, "string", "bytes arrive as base64url text"); return new Uint8Array(Buffer.from(s, "base64url")); };
-const ascii = (s) => new TextEncoder().encode(s);
-const cat = (...parts) => { const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
-const u32 = (n) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b; };
-const fields = (label, ...fs) => cat(...[ascii(label), ...fs].flatMap((f) => [u32(f.length), f]));
-const sha256 = async (b) => new Uint8Array(await subtle.digest("SHA-256", b));
 const random = (n) => wc.getRandomValues(new Uint8Array(n));
-const hexOf = (u) => Buffer.from(u).toString("hex");
 
 // -- calls: one payload in, one ack out (protocol.md, section 2) ----------------------
 class CallError extends Error { constructor(code, message) { super(`${code}: ${message}`); this.code = code; } }
@@ -103,7 +97,7 @@ test("a whole conversation through the stock socket.io-client", { timeout: 120_0
   // Open, with the team key from the directory (its fingerprint as crypto.md says).
   const directory = await call(youth, "keys");
   const teamRaw = unb64(directory.team.public_key);
-  const teamFp = hexOf(await sha256(fields("helpline/v2/fingerprint/x25519", teamRaw)));
+  const teamFp = toHex(await sha256(fields("helpline/v2/fingerprint/x25519", teamRaw)));
   const opened = await call(youth, "open", {});
   const cid = opened.conversation_id;
   await call(youth, "epoch", await epochPayload(cid, 1, keys, teamFp));

@@ -4,18 +4,10 @@
 //   node check_returncode.mjs <path to tests/vectors>
 // Returns the number of checks; throws on the first disagreement.
 import { readFileSync } from "node:fs";
-import { webcrypto as wc } from "node:crypto";
 import { pathToFileURL } from "node:url";
 import { scrypt } from "@noble/hashes/scrypt.js";
+import { subtle, hex, toHex, ascii, cat, u32, fields, eq } from "./encoding.mjs";
 
-const subtle = wc.subtle;
-const hex = (s) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
-const toHex = (u) => Buffer.from(u).toString("hex");
-const ascii = (s) => new TextEncoder().encode(s);
-const cat = (...parts) => { const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let o = 0; for (const p of parts) { out.set(p, o); o += p.length; } return out; };
-const u32 = (n) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n); return b; };
-const fields = (label, ...fs) => cat(...[ascii(label), ...fs].flatMap((f) => [u32(f.length), f]));
-const eq = (a, b, what) => { if (a !== b) throw new Error(`${what}: ${a} != ${b}`); };
 
 class CodeError extends Error { constructor(code, msg) { super(msg ?? code); this.code = code; } }
 
