@@ -15,14 +15,19 @@ async def test_three_waiting_see_their_positions_change_live(
 ) -> None:
     first, second, third = [await harness.youth() for _ in range(3)]
     assert [first.conversation_id, second.conversation_id] != [None, None]
-    # Each learns its place as the others arrive.
-    await first.wait_for("queue_position", lambda d: d["queue_length"] == 3)
+    # Each learns its place on arrival.
     await second.wait_for("queue_position", lambda d: d == {
-        "conversation_id": second.conversation_id, "position": 2, "queue_length": 3})
+        "conversation_id": second.conversation_id, "position": 2, "queue_length": 2})
+    await third.wait_for("queue_position", lambda d: d == {
+        "conversation_id": third.conversation_id, "position": 3, "queue_length": 3})
 
     counsellor = await harness.staff("bea")
     assert [e["conversation_id"] for e in await counsellor.queue()] == [
         first.conversation_id, second.conversation_id, third.conversation_id]
+    # Someone joining behind moves nobody, so nobody ahead is pushed anything: an open
+    # costs the same whatever the queue's length (docs/protocol.md, `queue_position`).
+    assert [d["position"] for d in first.events("queue_position")] == [1]
+    assert [d["position"] for d in second.events("queue_position")] == [2]
 
     # The first is answered: the others move up by one, live.
     assert first.conversation_id is not None

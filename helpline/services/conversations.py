@@ -8,7 +8,9 @@ place that decides who is told what about a conversation.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +39,7 @@ from helpline.errors import (
 )
 from helpline.services.audit import AuditLog
 from helpline.services.ports import Clock, Notifier
+from helpline.storage.message_store import SendRefused
 from helpline.storage.redis_store import RedisStore, StateConflict
 
 ACTIVE_ONLY = frozenset({State.ACTIVE})
@@ -89,6 +92,33 @@ def fit_page(messages: list[Envelope]) -> list[Envelope]:
     return messages
 
 
+class Coalesced:
+    """One push of a whole snapshot for a burst of changes.
+
+    A caller returns once a run of `push` that *started after its call* finished, so
+    what it changed is in what was pushed (and pushed before the caller acks); callers
+    that arrive while a run is going share the next run instead of each starting one.
+    A snapshot costs O(queue); so under load the number of snapshots follows the time
+    they take, not the number of opens, accepts and ends.
+    """
+
+    def __init__(self, push: Callable[[], Awaitable[None]]) -> None:
+        self.push = push
+        self._lock = asyncio.Lock()
+        self._wanted = 0  # calls so far
+        self._done = 0  # calls covered by a finished run
+
+    async def __call__(self) -> None:
+        self._wanted += 1
+        mine = self._wanted
+        async with self._lock:
+            if self._done >= mine:
+                return
+            covers = self._wanted
+            await self.push()
+            self._done = covers
+
+
 class ConversationService:
     def __init__(
         self, store: RedisStore, notifier: Notifier, clock: Clock, policy: ConversationPolicy,
@@ -99,6 +129,8 @@ class ConversationService:
         self.clock = clock
         self.policy = policy
         self.audit = audit
+        self._push_queue = Coalesced(self._push_queue_snapshot)
+        self._push_overview = Coalesced(self._push_overview_snapshot)
 
     # -- young person ---------------------------------------------------------------
 
@@ -117,10 +149,18 @@ class ConversationService:
         position, length = await self.queue_position(cid)
         return Opened(conversation, f"{cid}.{secret}", position, length)
 
-    async def announce_opened(self) -> None:
+    async def announce_opened(self, conversation_id: ConversationId | None = None) -> None:
         """Tell staff and the waiting young people; called once the new connection is
-        bound to its conversation, so it misses nothing that follows."""
-        await self._queue_changed()
+        bound to its conversation, so it misses nothing that follows.
+
+        With `conversation_id` (one conversation joined the queue): only it and those
+        behind it get `queue_position`, which at the tail is only itself. Without (a
+        batch changed the queue): every waiting young person.
+        """
+        from_rank: int | None = 0
+        if conversation_id is not None:
+            from_rank = (await self.store.get_queue_rank(conversation_id))[0]
+        await self._queue_changed(from_rank)
 
     async def resume(self, resume_token: str) -> Conversation:
         """The conversation a resume token belongs to; `NotFound` for any bad token."""
@@ -139,9 +179,10 @@ class ConversationService:
         return f"{conversation_id}.{secret}"
 
     async def queue_position(self, conversation_id: ConversationId) -> tuple[int, int]:
-        queue = await self.store.list_queue()
-        position = queue.index(conversation_id) + 1 if conversation_id in queue else 0
-        return position, len(queue)
+        """(place in the queue, 1 = next, 0 = not queued; queue length): a rank, not a
+        scan of the queue."""
+        rank, length = await self.store.get_queue_rank(conversation_id)
+        return (0 if rank is None else rank + 1), length
 
     async def youth_online(self, conversation_id: ConversationId, online: bool) -> None:
         """Tell the counsellor whether the young person is connected right now."""
@@ -160,14 +201,17 @@ class ConversationService:
         client_msg_id: str | None, origin: str | None,
     ) -> Envelope:
         """Store an opaque body as the next envelope and deliver it to the other side."""
-        conv = await self.store.get_conversation(conversation_id)
-        check_access(actor, conv, Action.SEND, now=self.clock.now_ms() // 1000)
-        assert conv is not None
-        allowed, check, role = _sender(actor)
-        appended = await self.store.append_message(
-            conversation_id, allowed, check, role.value, self.clock.now_ms(), body,
-            client_msg_id,
-        )
+        # One round trip: the append script does the conversation part of the SEND
+        # check of `check_access` itself (it mirrors that rule, see scripts.py); only
+        # the parts that need no data are checked here, in check_access's order.
+        kind, name, role = _send_check(actor, conversation_id)
+        try:
+            appended = await self.store.append_message(
+                conversation_id, kind, name, role.value, self.clock.now_ms(), body,
+                client_msg_id,
+            )
+        except SendRefused as refused:
+            raise _send_error(refused.status) from None
         if not appended.duplicate:
             data = appended.envelope.to_wire()
             await self.notifier.to_youth(conversation_id, "message", data, skip=origin)
@@ -231,7 +275,7 @@ class ConversationService:
         else:
             allowed, holder, by = ACTIVE_ONLY, actor.username, SenderRole.COUNSELLOR.value
         try:
-            new_state = await self.store.end_conversation(
+            new_state, rank = await self.store.end_conversation(
                 conversation_id, allowed, holder, by, self.clock.now_ms(),
                 self.policy.retention_ms,
             )
@@ -245,7 +289,7 @@ class ConversationService:
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
         if new_state is State.CLOSED:
-            await self._queue_changed()
+            await self._queue_changed(rank)
         else:
             await self._overview_changed()
         return new_state
@@ -275,7 +319,7 @@ class ConversationService:
             await self._check_language_hold(actor, conv)
         try:
             check_access(actor, conv, Action.ACCEPT, now=self.clock.now_ms() // 1000)
-            await self.store.accept_conversation(
+            rank = await self.store.accept_conversation(
                 conversation_id, actor.username, self.clock.now_ms(),
                 self.policy.max_conversations_per_counsellor,
             )
@@ -288,7 +332,7 @@ class ConversationService:
                                 conversation_id)
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
-        await self._queue_changed()
+        await self._queue_changed(rank)
         return updated
 
     async def _check_language_hold(self, actor: StaffActor, conv: Conversation) -> None:
@@ -394,19 +438,29 @@ class ConversationService:
                 "ended_by": conv.ended_by, "counsellor": conv.counsellor,
             })
 
-    async def _queue_changed(self, queue: list[ConversationId] | None = None) -> None:
-        """Push the queue to staff and each waiting young person's new position."""
-        if queue is None:
-            queue = await self.store.list_queue()
-        entries = await self._queue_entries(queue)
-        await self.notifier.to_queue_watchers("queue", {"entries": entries})
-        for position, cid in enumerate(queue, start=1):
-            await self.notifier.to_youth(cid, "queue_position", {
-                "conversation_id": cid, "position": position, "queue_length": len(queue),
-            })
+    async def _queue_changed(self, from_rank: int | None = 0) -> None:
+        """Push the queue to staff, and their new place to the waiting young people
+        whose place changed: those at `from_rank` (0 = first) and behind, where one
+        joined or left; None when nobody's place changed. A young person is not told
+        about someone joining behind them (docs/protocol.md, `queue_position`)."""
+        if from_rank is not None:
+            moved = await self.store.list_queue_from(from_rank)
+            length = from_rank + len(moved)
+            for position, cid in enumerate(moved, start=from_rank + 1):
+                await self.notifier.to_youth(cid, "queue_position", {
+                    "conversation_id": cid, "position": position, "queue_length": length,
+                })
+        await self._push_queue()
         await self._overview_changed()
 
     async def _overview_changed(self) -> None:
+        await self._push_overview()
+
+    async def _push_queue_snapshot(self) -> None:
+        entries = await self._queue_entries(await self.store.list_queue())
+        await self.notifier.to_queue_watchers("queue", {"entries": entries})
+
+    async def _push_overview_snapshot(self) -> None:
         await self.notifier.to_overview_watchers(
             "overview", {"conversations": await self._overview_entries()}
         )
@@ -445,6 +499,30 @@ def staff_readers(conv: Conversation) -> list[Username]:
     if conv.handover is Handover.JOINED and conv.police_officer:
         out.append(conv.police_officer)
     return out
+
+
+def _send_check(actor: Actor, conversation_id: ConversationId
+                ) -> tuple[str, str, SenderRole]:
+    """The data-free part of check_access for SEND; (sender kind, name, role) for the
+    append script, which checks the rest."""
+    if isinstance(actor, YouthActor):
+        if actor.conversation_id != conversation_id:
+            raise NotFound()
+        return "youth", "", SenderRole.YOUTH
+    if actor.role is Role.POLICE:
+        return "police", actor.username, SenderRole.POLICE
+    if actor.role not in CHAT_ROLES:
+        raise Forbidden()
+    return "staff", actor.username, SenderRole.COUNSELLOR
+
+
+def _send_error(status: str) -> Exception:
+    """The error check_access gives for the append script's refusal `status`."""
+    if status == "ended":
+        return InvalidState("This conversation has ended.")
+    if status == "not_active":
+        return InvalidState("This conversation is not active.")
+    return NotFound()
 
 
 def _sender(actor: Actor) -> tuple[frozenset[State], tuple[str, str] | None, SenderRole]:

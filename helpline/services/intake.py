@@ -83,7 +83,7 @@ class IntakeService:
         opened = await self.conversations.open(lang, state, campaign)
         await bind(opened.conversation.id)
         if state is not State.INTAKE:
-            await self.conversations.announce_opened()
+            await self.conversations.announce_opened(opened.conversation.id)
         out = {**_opened(opened), "language": lang}
         position, length = await self.conversations.queue_position(opened.conversation.id)
         out.update(position=position, queue_length=length)
@@ -207,7 +207,8 @@ class IntakeService:
             fields["language"] = language
         await self.store.finish_intake(conversation_id, now, target,
                                        queue_score(now, urgent), fields)
-        await self.conversations.announce_opened()
+        # Urgent: placed first, so everyone behind it is told their new place.
+        await self.conversations.announce_opened(conversation_id)
         out: dict[str, Any] = {"state": target.value, "language": script.language,
                                "prompt": None, "urgent": urgent,
                                "text": script.texts["done"]}

@@ -9,6 +9,7 @@ and the pass goes on; that conversation stays due and is tried again next run.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -26,10 +27,19 @@ from helpline.domain.retention import (
 from helpline.services.audit import AuditLog
 from helpline.services.ports import Clock, Notifier
 from helpline.storage.redis_store import RedisStore
+from helpline.storage.retention_store import PurgeItem
 
 log = logging.getLogger("helpline.retention")
 
 BATCH = 500
+# A purge run stops starting new batches after this long (the default job interval is
+# 60 s), so one run cannot hold Redis busy past its own slot; the rest waits a run.
+PURGE_BUDGET_S = 20.0
+# What the purge reads of a conversation: who holds it, its return-code look-up, and
+# what its statistics cell needs (_cell).
+PURGE_FIELDS = ("counsellor", "return_lookup", "closed_at", "wrapup_form",
+                "wrapup_age_band", "language", "campaign", "wrapup_referral",
+                "police_involved")
 # A week is exported only once it ended this long ago, on top of the roll-up having
 # counted every conversation closed in it (export): the margin covers a close that
 # was in flight across the week's end and clocks of server processes that differ.
@@ -59,24 +69,37 @@ class RetentionService:
         return (self.policy.days * DAY_MS, self.policy.police_days * DAY_MS)
 
     async def close_idle(self) -> PassResult:
-        """Close conversations nothing happened in for `idle_hours`."""
-        now, done, failed = self.clock.now_ms(), 0, 0
-        for cid in await self.store.list_live():
+        """Close conversations nothing happened in for `idle_hours`.
+
+        Two round trips for the whole pass, not two per live conversation: one
+        pipelined read of every live conversation's times, then one pipeline of the
+        close script for those that look idle (the script re-checks each atomically).
+        """
+        now, failed = self.clock.now_ms(), 0
+        idle_ms = self.policy.idle_hours * 3600 * 1000
+        live = await self.store.list_live()
+        due: list[tuple[ConversationId, str | None]] = []
+        for cid, (state, last, counsellor) in zip(
+                live, await self.store.get_idle_candidates(live), strict=True):
+            if state is not None and state not in ("closed", "offline") \
+                    and last + idle_ms <= now:
+                due.append((cid, counsellor))
+        closed: list[tuple[ConversationId, str | None]] = []
+        for start in range(0, len(due), BATCH):
+            chunk = due[start:start + BATCH]
             try:
-                conv = await self.store.get_conversation(cid)
-                if conv is None:
-                    continue
-                if await self.store.close_idle(cid, conv.counsellor, now,
-                                               self.policy.idle_hours * 3600 * 1000,
-                                               self._retention_ms):
-                    done += 1
-                    await self._tell(cid, conv.counsellor, State.CLOSED.value)
-            except Exception as exc:  # one bad conversation must not stop the pass
-                failed += 1
-                log.error("closing an idle conversation failed: %s", type(exc).__name__)
-        if done and self.on_live_changed is not None:
+                results = await self.store.close_idle_many(chunk, now, idle_ms,
+                                                           self._retention_ms)
+            except Exception as exc:  # one bad batch must not stop the pass
+                failed += len(chunk)
+                log.error("closing idle conversations failed: %s", type(exc).__name__)
+                continue
+            closed += [item for item, ok in zip(chunk, results, strict=True) if ok]
+        for cid, counsellor in closed:
+            await self._tell(cid, counsellor, State.CLOSED.value)
+        if closed and self.on_live_changed is not None:
             await self.on_live_changed()
-        return PassResult(done, failed)
+        return PassResult(len(closed), failed)
 
     async def rollup(self) -> PassResult:
         """Count each closed conversation once into its statistics cell."""
@@ -91,27 +114,61 @@ class RetentionService:
                 log.error("counting a conversation failed: %s", type(exc).__name__)
         return PassResult(done, failed)
 
-    async def purge_due(self) -> PassResult:
-        """Delete every due conversation, then have Redis rewrite its files."""
+    async def purge_due(self, budget_s: float = PURGE_BUDGET_S) -> PassResult:
+        """Delete every due conversation, then have Redis rewrite its files once.
+
+        Batches of BATCH: one pipelined read and one pipeline of purge scripts each
+        (every conversation still deleted by its own atomic script). The pass goes on
+        batch after batch while work is due and `budget_s` has not run out, so a
+        backlog is cleared in one run rather than BATCH per job interval.
+        """
         now, done, failed = self.clock.now_ms(), 0, 0
-        for cid in await self.store.list_due(now, BATCH):
-            try:
-                fields = await self.store.get_conversation_fields(cid)
-                counsellor = fields.get("counsellor") or None
-                week, cell = await self._cell(cid, fields)
-                if await self.store.purge_conversation(cid, counsellor, now, week, cell,
-                                                       fields.get("return_lookup") or None):
-                    done += 1
-                    await self.audit.record("system", "system", AuditAction.PURGE, cid)
-                    await self._tell(cid, counsellor, "purged")
-            except Exception as exc:
-                failed += 1
-                log.error("purging a conversation failed: %s", type(exc).__name__)
+        deadline = time.monotonic() + budget_s
+        while True:
+            ids = await self.store.list_due(now, BATCH)
+            batch_done, batch_failed = await self._purge_batch(ids, now)
+            done, failed = done + batch_done, failed + batch_failed
+            # Stop when nothing more is due, or a batch made no progress (what is left
+            # failed or changed hands: the next run tries it again), or time is up.
+            if len(ids) < BATCH or batch_done == 0 or time.monotonic() >= deadline:
+                break
         if done:
             await self.store.rewrite_persistence()
             if self.on_live_changed is not None:
                 await self.on_live_changed()
         return PassResult(done, failed)
+
+    async def _purge_batch(self, ids: list[ConversationId], now: int) -> tuple[int, int]:
+        failed = 0
+        items: list[PurgeItem] = []
+        try:
+            rows = await self.store.get_conversations_fields(ids, PURGE_FIELDS)
+        except Exception as exc:
+            log.error("purging conversations failed: %s", type(exc).__name__)
+            return 0, len(ids)
+        for cid, fields in zip(ids, rows, strict=True):
+            try:
+                week, cell = await self._cell(cid, fields)
+            except Exception as exc:
+                failed += 1
+                log.error("purging a conversation failed: %s", type(exc).__name__)
+                continue
+            items.append(PurgeItem(cid, fields.get("counsellor") or None, week, cell,
+                                   fields.get("return_lookup") or None))
+        try:
+            results = await self.store.purge_conversations(items, now)
+        except Exception as exc:
+            log.error("purging conversations failed: %s", type(exc).__name__)
+            return 0, failed + len(items)
+        purged = [item for item, ok in zip(items, results, strict=True) if ok]
+        for item in purged:
+            try:
+                await self.audit.record("system", "system", AuditAction.PURGE,
+                                        item.conversation_id)
+                await self._tell(item.conversation_id, item.counsellor, "purged")
+            except Exception as exc:
+                log.error("recording a purge failed: %s", type(exc).__name__)
+        return len(purged), failed
 
     async def retire_keys(self) -> list[str]:
         """Shred team periods replaced longer ago than the longest retention."""

@@ -153,6 +153,20 @@ class ConversationStoreMixin(StoreBase):
         ids = cast(list[bytes], await self.redis.zrange(self.keys.queue, 0, -1))
         return [ConversationId(i.decode()) for i in ids]
 
+    async def get_queue_rank(self, conversation_id: str) -> tuple[int | None, int]:
+        """(rank, 0 = first, or None when not queued; queue length) in one round trip."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrank(self.keys.queue, conversation_id)
+            pipe.zcard(self.keys.queue)
+            rank, length = await pipe.execute()
+        return (None if rank is None else int(rank)), int(length)
+
+    async def list_queue_from(self, rank: int) -> list[ConversationId]:
+        """The queue from `rank` (0 = first) to its end: those whose place a change at
+        `rank` moved."""
+        ids = cast(list[bytes], await self.redis.zrange(self.keys.queue, rank, -1))
+        return [ConversationId(i.decode()) for i in ids]
+
     async def list_live(self) -> list[ConversationId]:
         ids = cast(list[bytes], await self.redis.zrange(self.keys.live, 0, -1))
         return [ConversationId(i.decode()) for i in ids]
@@ -163,8 +177,11 @@ class ConversationStoreMixin(StoreBase):
 
     async def accept_conversation(
         self, conversation_id: ConversationId, username: Username, now_ms: int, capacity: int
-    ) -> None:
-        """Move queued -> active for `username`; exactly one of racing accepts succeeds."""
+    ) -> int | None:
+        """Move queued -> active for `username`; exactly one of racing accepts succeeds.
+
+        Returns the rank (0 = first) it had in the queue, None if it was not in it.
+        """
         res = await self._run(
             scripts.ACCEPT,
             [self.keys.conv(conversation_id), self.keys.queue, self.keys.held(username),
@@ -172,13 +189,15 @@ class ConversationStoreMixin(StoreBase):
             [conversation_id, username, now_ms, capacity],
         )
         raise_for_status(res)
+        return _rank(res[1])
 
     async def end_conversation(
         self, conversation_id: ConversationId, allowed: Iterable[State],
         required_counsellor: str | None, ended_by: str, now_ms: int,
         retention: tuple[int, int],
-    ) -> State:
-        """End the chat; returns the new state (closed if never answered, else ended).
+    ) -> tuple[State, int | None]:
+        """End the chat; returns the new state (closed if never answered, else ended)
+        and the rank (0 = first) it had in the queue, None if it was not in it.
 
         `retention`: (ms, ms with police) until a conversation closed now is purged.
         """
@@ -190,7 +209,7 @@ class ConversationStoreMixin(StoreBase):
              *retention],
         )
         raise_for_status(res)
-        return State(res[1].decode())
+        return State(res[1].decode()), _rank(res[2]) if len(res) > 2 else None
 
     async def wrapup_conversation(
         self, conversation_id: ConversationId, counsellor: Username, now_ms: int,
@@ -230,6 +249,11 @@ class ConversationStoreMixin(StoreBase):
         """Live conversations whose handover is in `state` (police see only these)."""
         live = await self.get_conversations(await self.list_live())
         return [c for c in live if c.handover.value == state]
+
+
+def _rank(raw: bytes) -> int | None:
+    rank = int(raw)
+    return None if rank < 0 else rank
 
 
 def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation:

@@ -6,46 +6,57 @@ Mixed into RedisStore. This module owns
     {p}conv:{id}:dedup      hash   "role:sender:client_msg_id" -> seq (TTL, refreshed by
                                    each append with an id), so a resend is stored once
 
-The append script also checks the conversation's state and sender and sets its
-`last_seq` and `last_activity`, so the check and the append are one step.
+The append script also does the whole SEND access check (mirroring
+helpline/domain/access.py) and sets the conversation's `last_seq` and
+`last_activity`, so the check and the append are one step and one round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 from typing import cast
 
-from helpline.domain.conversation import State
 from helpline.domain.ids import ConversationId
 from helpline.domain.messages import Appended, Envelope
 from helpline.storage import scripts
-from helpline.storage.base import StoreBase, raise_for_status, states_csv
+from helpline.storage.base import StoreBase
 
 DEDUP_TTL_SECONDS = 24 * 3600
 
 
+class SendRefused(Exception):
+    """The append script refused: `status` is "not_found", "ended" or "not_active";
+    the service turns it into the error `check_access` would give."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class MessageStoreMixin(StoreBase):
     async def append_message(
-        self, conversation_id: ConversationId, allowed: Iterable[State],
-        sender_check: tuple[str, str] | None, sender_role: str, now_ms: int, body: bytes,
-        client_msg_id: str | None,
+        self, conversation_id: ConversationId, sender_kind: str, sender_name: str,
+        sender_role: str, now_ms: int, body: bytes, client_msg_id: str | None,
     ) -> Appended:
-        """Append an envelope with the next gap-free seq, if the state still allows it.
+        """Check that the sender may send now and append an envelope with the next
+        gap-free seq, in one atomic step (one round trip).
 
-        `sender_check` is (conversation field, name) that must still match at this
-        moment: ("counsellor", name) or ("police_officer", name); None for the young
-        person. A resend with a `client_msg_id` already stored returns the original envelope
-        (`duplicate=True`), so a client that lost an ack can resend without doubling.
+        `sender_kind` is "youth" (`sender_name` ""), "staff" (must hold it) or "police"
+        (must be the joined officer, consent not lapsed); the script mirrors the SEND
+        rule of `check_access`. Raises `SendRefused` with the script's status on a
+        refusal. A resend with a `client_msg_id` already stored returns the original
+        envelope (`duplicate=True`), so a client that lost an ack can resend without
+        doubling.
         """
         res = await self._run(
             scripts.APPEND_MESSAGE,
             [self.keys.conv(conversation_id), self.keys.msgs(conversation_id),
              self.keys.dedup(conversation_id)],
-            [states_csv(allowed), sender_check[0] if sender_check else "",
-             sender_check[1] if sender_check else "", sender_role, now_ms, body,
-             client_msg_id or "", DEDUP_TTL_SECONDS],
+            [sender_kind, sender_name, sender_role, now_ms, body, client_msg_id or "",
+             DEDUP_TTL_SECONDS, now_ms // 1000],
         )
-        raise_for_status(res)
+        if res[0] not in (b"ok", b"duplicate"):
+            raise SendRefused(res[0].decode())
         if res[0] == b"duplicate":
             stored = await self.read_messages(conversation_id, int(res[1]) - 1, 1)
             return Appended(stored[0], duplicate=True)

@@ -19,54 +19,74 @@ end
 """
 
 # KEYS: conv, msgs, dedup
-# ARGV: allowed states (comma list), field that must name the sender ("" = none:
-#       the young person), the sender's name, sender role, now ms, body,
-#       client_msg_id ("" = none), dedup ttl seconds
-# Answers with the seq and who receives it now (counsellor, handover, officer), read
-# in the same atomic step, so a message never misses a counsellor who just took over.
+# ARGV: sender kind ("youth", "staff" or "police"), the sender's name ("" for the young
+#       person), sender role, now ms, body, client_msg_id ("" = none), dedup ttl
+#       seconds, now (Unix seconds, for the police consent)
+# The whole SEND check of helpline/domain/access.py (`check_access`) in the same
+# atomic step as the append, so a message costs one round trip. It MIRRORS that
+# function (the role check and the young person's own-id check stay in Python, they
+# need no data): change both together; tests/test_access.py runs the table through
+# both. Answers `not_found` / `ended` (the young person's chat is over) / `not_active`
+# (staff: not active), or the seq and who receives it now (counsellor, handover,
+# officer), read in the same step, so a message never misses a counsellor who just
+# took over.
 APPEND_MESSAGE = """
-local state = redis.call('HGET', KEYS[1], 'state')
+local c = redis.call('HMGET', KEYS[1], 'state', 'counsellor', 'handover', 'police_officer',
+                     'police_expires')
+local state = c[1]
 if not state then return {'not_found'} end
-if not string.find(',' .. ARGV[1] .. ',', ',' .. state .. ',', 1, true) then
-  return {'invalid_state', state}
-end
-if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[3] then
+if ARGV[1] == 'youth' then
+  if state ~= 'intake' and state ~= 'offline' and state ~= 'queued' and state ~= 'active' then
+    return {'ended', state}
+  end
+elseif ARGV[1] == 'staff' then
+  if c[2] ~= ARGV[2] then return {'not_found'} end
+  if state ~= 'active' then return {'not_active', state} end
+elseif ARGV[1] == 'police' then
+  if c[3] ~= 'joined' then return {'not_found'} end
+  if c[4] ~= ARGV[2] then return {'not_found'} end
+  local expires = tonumber(c[5])
+  if not expires or expires <= tonumber(ARGV[8]) then return {'not_found'} end
+  if state ~= 'active' then return {'not_active', state} end
+else
   return {'not_found'}
 end
 -- Resends are recognised per sender: one sender's id never hides another's message.
-local dedup = ARGV[4] .. ':' .. ARGV[3] .. ':' .. ARGV[7]
-if ARGV[7] ~= '' then
+local dedup = ARGV[3] .. ':' .. ARGV[2] .. ':' .. ARGV[6]
+if ARGV[6] ~= '' then
   local seen = redis.call('HGET', KEYS[3], dedup)
   if seen then return {'duplicate', seen} end
 end
-local seq = redis.call('RPUSH', KEYS[2], ARGV[4] .. '|' .. ARGV[5] .. '|' .. ARGV[6])
-redis.call('HSET', KEYS[1], 'last_seq', seq, 'last_activity', ARGV[5])
-if ARGV[7] ~= '' then
+local seq = redis.call('RPUSH', KEYS[2], ARGV[3] .. '|' .. ARGV[4] .. '|' .. ARGV[5])
+redis.call('HSET', KEYS[1], 'last_seq', seq, 'last_activity', ARGV[4])
+if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[3], dedup, seq)
-  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[8]))
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
 end
-local who = redis.call('HMGET', KEYS[1], 'counsellor', 'handover', 'police_officer')
-return {'ok', tostring(seq), who[1] or '', who[2] or '', who[3] or ''}
+return {'ok', tostring(seq), c[2] or '', c[3] or '', c[4] or ''}
 """
 
 # KEYS: conv, queue, held(username), participants
 # ARGV: conversation id, username, now ms, capacity
+# Answers with the rank (0 = first) it had in the queue: only those behind it moved.
 ACCEPT = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
 if state ~= 'queued' then return {'invalid_state', state} end
 if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[4]) then return {'capacity'} end
 redis.call('HSET', KEYS[1], 'state', 'active', 'counsellor', ARGV[2], 'accepted_at', ARGV[3])
+local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('SADD', KEYS[4], ARGV[2])
-return {'ok'}
+return {'ok', tostring(rank or -1)}
 """
 
 # End a conversation. Unanswered (queued) -> closed; answered (active) -> ended.
 # KEYS: conv, queue, live, purge, uncounted, offline
 # ARGV: conversation id, allowed states (comma list), required counsellor ("" = any),
 #       ended_by, now ms, retention ms, police retention ms
+# Answers with the new state and, when closed, the rank it had in the queue (-1: none).
 END = _SCHEDULE_PURGE + """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
@@ -79,11 +99,12 @@ end
 if state == 'queued' or state == 'intake' or state == 'offline' then
   redis.call('HSET', KEYS[1], 'state', 'closed', 'ended_at', ARGV[5], 'ended_by', ARGV[4],
              'closed_at', ARGV[5])
+  local rank = redis.call('ZRANK', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[6], ARGV[1])
   schedule_purge(KEYS[1], ARGV[1], ARGV[5], ARGV[6], ARGV[7], KEYS[4], KEYS[5])
-  return {'ok', 'closed'}
+  return {'ok', 'closed', tostring(rank or -1)}
 end
 redis.call('HSET', KEYS[1], 'state', 'ended', 'ended_at', ARGV[5], 'ended_by', ARGV[4],
            'last_activity', ARGV[5])
