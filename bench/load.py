@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -202,8 +202,9 @@ class Sock:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(), 3)
         self.reader.cancel()
-        with contextlib.suppress(BaseException):
-            await self.reader
+        # wait(), not `await self.reader`: the reader's end must not raise here, but a
+        # cancellation of the caller (Ctrl-C, SIGTERM) must.
+        await asyncio.wait([self.reader])
 
 
 def new_session() -> aiohttp.ClientSession:
@@ -537,8 +538,10 @@ async def helpline_pairs(session: aiohttp.ClientSession, ports: tuple[int, int],
     async def one(i: int) -> None:
         async with sem:
             youth = youths[i] = await Sock.open(session, ports[0], "/youth")
-            cid = (await youth.call("open", {}))["conversation_id"]
-            await staff[i % len(staff)].call("accept", {"conversation_id": cid})
+            # Set-up, not measured: a server busy with many idle widgets may be slow.
+            cid = (await youth.call("open", {}, timeout=120))["conversation_id"]
+            await staff[i % len(staff)].call("accept", {"conversation_id": cid},
+                                             timeout=120)
             cids[i] = cid
 
     results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
@@ -940,11 +943,13 @@ def table(res: dict[str, Any], args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def print_table(rows: list[Row]) -> None:
+def print_table(rows: list[Row], failed: dict[str, str]) -> None:
     print("\n| | now | target | met? |\n|---|---|---|---|")
     for r in rows:
         print(f"| {r.name} | {r.now} | {r.target} | "
               f"{'yes' if r.met else 'no' if r.met is not None else '?'} |")
+    for part, error in failed.items():
+        print(f"| part {part} | did not finish: {error} | | no |")
 
 
 # ------------------------------------------------------------------ main
@@ -1023,22 +1028,38 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     try:
         if "closed" in parts:
             say(args, "closed loop: helpline vs bare relay, fan-out local vs redis")
-            res["closed"] = await rows_closed_loop(args, stack)
+            await attempt(args, res, "closed", rows_closed_loop(args, stack))
         if "open" in parts:
             say(args, f"open loop: {args.idle} idle widgets, {args.active} active at "
                       f"{args.rate:g} msg/s for {args.duration:g} s")
-            res["open"] = await rows_open_loop(args, stack, workers)
+            await attempt(args, res, "open", rows_open_loop(args, stack, workers))
+            if "failed" in res and "open" in res["failed"]:  # free what it left open
+                with contextlib.suppress(Exception):
+                    await asyncio.gather(*(w.close_widgets(120) for w in workers))
         if "queue" in parts:
             say(args, f"queue: {args.queue} into a queue of {args.queue}")
-            res["queue"] = await row_queue(args, stack, workers)
+            await attempt(args, res, "queue", row_queue(args, stack, workers))
+            if "failed" in res and "queue" in res["failed"]:  # free what it left open
+                with contextlib.suppress(Exception):
+                    await asyncio.gather(*(w.close_widgets(120) for w in workers))
         if "purge" in parts:
             say(args, f"purge: {args.purge} closed conversations")
-            res["purge"] = await row_purge(args, stack, workers)
+            await attempt(args, res, "purge", row_purge(args, stack, workers))
     finally:
         for w in workers:
             with contextlib.suppress(Exception):
                 await w.stop()
     return res
+
+
+async def attempt(args: argparse.Namespace, res: dict[str, Any], part: str,
+                  work: Coroutine[Any, Any, dict[str, Any]]) -> None:
+    """Run one part; a failure is reported as that part's result, the others go on."""
+    try:
+        res[part] = await work
+    except Exception as exc:
+        res.setdefault("failed", {})[part] = f"{type(exc).__name__}: {exc}"[:500]
+        print(f"  ! part {part} failed: {res['failed'][part]}", file=sys.stderr, flush=True)
 
 
 def say(args: argparse.Namespace, text: str) -> None:
@@ -1100,8 +1121,10 @@ def main() -> None:
                           "results": res,
                           "table": [vars(r) for r in rows]}, indent=2, default=str))
         return
-    print_table(rows)
-    print(f"\n{'quick' if args.quick else 'full'} run started {started}, "
+    print_table(rows, res.get("failed", {}))
+    kind = "quick" if args.quick else "full" if all(
+        getattr(args, k) == v for k, v in FULL.items()) else "custom"
+    print(f"\n{kind} run started {started}, "
           f"{time.perf_counter() - t0:.0f} s in all; {os.cpu_count()} CPUs")
 
 
