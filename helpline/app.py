@@ -121,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
         history_page_size=settings.history_page_size,
         retention=retention_policy,
         language_hold_ms=settings.language_hold_seconds * 1000,
+        overview_push_interval_s=settings.overview_push_seconds,
     ), audit)
     invites = InviteService(conversations, audit, settings.invite_ttl_seconds)
     scripts = check_settings(settings)
@@ -133,7 +134,7 @@ def create_app(settings: Settings) -> web.Application:
     codes = ReturnCodes(store, notifier, load_secret(
         settings.return_code_key_file or settings.data_dir / "return-code.key"))
     app[RETENTION] = RetentionService(store, notifier, clock, audit, retention_policy,
-                                      on_live_changed=conversations.announce_opened)
+                                      on_live_changed=conversations.announce_left)
     app[AUDIT] = audit
     keys = KeyService(store, notifier, audit, clock)
     handover = HandoverService(store, notifier, clock, audit)
@@ -149,6 +150,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_control_listener_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
     app.cleanup_ctx.append(_gc_ctx)
+    app.on_shutdown.append(lambda _app: conversations.close())
     return app
 
 

@@ -69,6 +69,8 @@ class Settings:
     holidays: str = ""
     default_language: str = "nl"
     language_hold_seconds: int = 60
+    # At most one `overview` push per this many seconds (it lists every live chat).
+    overview_push_seconds: float = 1.0
     invite_ttl_seconds: int = 7 * 24 * 3600
     # The secret behind return-code look-ups; None: <data_dir>/return-code.key.
     return_code_key_file: Path | None = None
@@ -145,6 +147,13 @@ def _positive_float(raw: str) -> float:
     value = float(raw)
     if not value > 0:
         raise ValueError("must be more than 0")
+    return value
+
+
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:
+        raise ValueError("must be 0 or more")
     return value
 
 
@@ -266,6 +275,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         holidays=_get(env, "HELPLINE_HOLIDAYS", _holidays, d.holidays),
         default_language=_get(env, "HELPLINE_DEFAULT_LANGUAGE", _identifier,
                               d.default_language),
+        overview_push_seconds=_get(env, "HELPLINE_OVERVIEW_PUSH_SECONDS",
+                                   _non_negative_float, d.overview_push_seconds),
         language_hold_seconds=_get(env, "HELPLINE_LANGUAGE_HOLD_SECONDS", _non_negative_int,
                                    d.language_hold_seconds),
         invite_ttl_seconds=_get(env, "HELPLINE_INVITE_TTL_SECONDS", _positive_int,

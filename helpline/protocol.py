@@ -75,6 +75,16 @@ class Items:
 
 
 @dataclass(frozen=True)
+class Texts:
+    """A list of strings, each checked against `item`."""
+
+    item: Str
+    max_items: int
+    min_items: int = 1
+    required: bool = True
+
+
+@dataclass(frozen=True)
 class Obj:
     """A nested object, checked against `spec`."""
 
@@ -82,7 +92,7 @@ class Obj:
     required: bool = True
 
 
-Field = Str | Int | Bool | Bytes | Items | Obj
+Field = Str | Int | Bool | Bytes | Items | Texts | Obj
 Spec = Mapping[str, Field]
 NO_FIELDS: Spec = {}
 KEY = Bytes(32, min_len=32)  # a raw X25519 or Ed25519 public key
@@ -200,6 +210,14 @@ def _check(name: str, value: object, field: Field) -> object:
                 f"The field {name!r} must hold {field.min_items} to {field.max_items} items."
             )
         return [parse(item, field.spec) for item in value]
+    if isinstance(field, Texts):
+        if not isinstance(value, list):
+            raise InvalidPayload(f"The field {name!r} must be a list.")
+        if not field.min_items <= len(value) <= field.max_items:
+            raise InvalidPayload(
+                f"The field {name!r} must hold {field.min_items} to {field.max_items} items."
+            )
+        return [_check(name, item, field.item) for item in value]
     if isinstance(field, Bytes):
         # Byte strings travel as unpadded base64url text (transport/wire.py says why).
         if not isinstance(value, str):

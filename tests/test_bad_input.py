@@ -60,6 +60,11 @@ STAFF: list[tuple[str, tuple[Any, ...], str]] = [
                  "referral": "none"},), "invalid_payload"),
     ("reassign", ({"conversation_id": "B" * 22, "to": "someone"},), "forbidden"),
     ("overview", ({},), "forbidden"),
+    ("overview", ({"conversation_ids": "B" * 22},), "invalid_payload"),
+    ("overview", ({"conversation_ids": []},), "invalid_payload"),
+    ("overview", ({"conversation_ids": ["../x"]},), "invalid_payload"),
+    ("overview", ({"conversation_ids": [22]},), "invalid_payload"),
+    ("overview", ({"conversation_ids": ["B" * 22] * 501},), "invalid_payload"),
     ("queue", ({"extra": 1},), "invalid_payload"),
     ("open", ({},), "unknown_event"),
 ]

@@ -24,9 +24,13 @@ async def test_full_conversation_from_open_to_wrapup(
 
     # The counsellor sees it in the live queue, with its language.
     queue = await counsellor.wait_for("queue", lambda d: any(
-        e["conversation_id"] == cid for e in d["entries"]))
-    entry = next(e for e in queue["entries"] if e["conversation_id"] == cid)
+        e["conversation_id"] == cid for e in d["joined"]))
+    entry = next(e for e in queue["joined"] if e["conversation_id"] == cid)
     assert entry["language"] == "nl" and entry["position"] == 1
+    assert queue["queue_length"] == 1 and queue["left"] == []
+    # The same entry as the `queue` call gives (waiting_ms is counted at each answer).
+    [listed] = await counsellor.queue()
+    assert {**listed, "waiting_ms": 0} == {**entry, "waiting_ms": 0}
 
     # The young person writes while waiting; the counsellor gets it on accept.
     await youth.send(b"\x01waiting-ciphertext")

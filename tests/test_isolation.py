@@ -94,10 +94,15 @@ async def test_supervisor_sees_the_overview_and_reassigns(
     await youth.send(b"secret words")
     overview = await supervisor.overview()
     assert overview[0]["state"] == "queued" and overview[0]["waiting_ms"] >= 0
+    def named() -> int:
+        return len([d for d in supervisor.events("overview") if cid in d["changed"]])
+    before = named()
     await first.accept(cid)
-    live = await supervisor.wait_for("overview", lambda d: any(
-        c["state"] == "active" for c in d["conversations"]))
-    row = live["conversations"][0]
+    # The overview event names what changed; the console fetches those summaries.
+    await supervisor.wait_until(lambda: named() > before)
+    live = await supervisor.overview([cid])
+    [row] = live
+    assert row["state"] == "active"
     assert row["counsellor"] == "ugo" and row["conversation_id"] == cid
     assert b"secret words" not in repr(live).encode()  # never content
     # A supervisor may not read the transcript of a conversation they do not hold.

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from helpline.client import ClientError
+from helpline.domain.roles import Role
 from tests.conftest import Harness, ServerProcess
 
 
@@ -81,3 +82,59 @@ async def test_counsellor_holds_up_to_the_limit(harness: Harness) -> None:
     await counsellor.wrapup(ids[0], "labour", "18_23", "labour_inspectorate")  # type: ignore[arg-type]
     await counsellor.accept(ids[2])  # type: ignore[arg-type]
     assert sorted(c["conversation_id"] for c in await counsellor.held()) == sorted(ids[1:])
+
+
+async def test_queue_watchers_get_each_change_not_the_whole_queue(
+    harness: Harness, server: ServerProcess
+) -> None:
+    counsellor = await harness.staff("fenna")
+    waiting = [await harness.youth() for _ in range(6)]
+    ids = [y.conversation_id for y in waiting]
+    await counsellor.wait_until(lambda: len(counsellor.queue_entries) == 6)
+    # One event per arrival, carrying only the one that joined, with its place.
+    joined = [d["joined"] for d in counsellor.events("queue")]
+    assert [[e["conversation_id"] for e in j] for j in joined] == [[i] for i in ids]
+    assert [j[0]["position"] for j in joined] == [1, 2, 3, 4, 5, 6]
+    assert [d["queue_length"] for d in counsellor.events("queue")] == [1, 2, 3, 4, 5, 6]
+
+    # Someone in the middle is answered and someone else leaves: the list the console
+    # builds from the changes is the queue the server holds, in order and numbered.
+    other = await harness.staff("gijs")
+    await other.accept(ids[2])  # type: ignore[arg-type]
+    assert await waiting[4].end() == "closed"
+    await counsellor.wait_for("queue", lambda d: d["left"] == [ids[4]])
+    snapshot = await other.queue()
+    assert [e["conversation_id"] for e in snapshot] == [ids[0], ids[1], ids[3], ids[5]]
+    assert [(e["conversation_id"], e["position"]) for e in counsellor.queue_entries] == [
+        (e["conversation_id"], e["position"]) for e in snapshot]
+    assert [e["position"] for e in snapshot] == [1, 2, 3, 4]
+    assert [e["order"] for e in snapshot] == sorted(e["order"] for e in snapshot)
+
+
+async def test_the_overview_names_what_changed_at_a_bounded_rate(
+    harness: Harness, server: ServerProcess
+) -> None:
+    supervisor = await harness.staff("hanna", role=Role.SUPERVISOR)
+    waiting = [await harness.youth() for _ in range(8)]
+    ids = {y.conversation_id for y in waiting}
+    # Eight opens within a moment: every one is named (at most
+    # HELPLINE_OVERVIEW_PUSH_SECONDS, 1 s, after the last), in far fewer pushes, and
+    # no push reads or carries the whole overview.
+    await supervisor.wait_until(lambda: ids <= {
+        cid for d in supervisor.events("overview") for cid in d["changed"]}, timeout=5)
+    assert 1 <= len(supervisor.events("overview")) < 8
+    assert all(set(d) == {"changed"} for d in supervisor.events("overview"))
+
+    # The console asks for the summaries of what changed; one that closed is "gone".
+    first, second = waiting[0], waiting[1]
+    assert first.conversation_id and second.conversation_id
+    assert await first.end() == "closed"
+    await supervisor.wait_for("overview", lambda d: first.conversation_id in d["changed"])
+    answer = await supervisor.call("overview", {"conversation_ids": [
+        first.conversation_id, second.conversation_id]})
+    assert [c["conversation_id"] for c in answer["conversations"]] == [second.conversation_id]
+    assert answer["conversations"][0]["state"] == "queued"
+    assert answer["gone"] == [first.conversation_id]
+    # Without ids: every live conversation.
+    assert {c["conversation_id"] for c in await supervisor.overview()} == \
+        ids - {first.conversation_id}

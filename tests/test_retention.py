@@ -394,7 +394,7 @@ async def test_an_idle_conversation_is_closed_and_leaves_the_queue(harness: Harn
     youth = await harness.youth()
     cid = youth.conversation_id
     assert cid
-    await counsellor.wait_for("queue", lambda d: len(d["entries"]) == 1)
+    await counsellor.wait_until(lambda: len(counsellor.queue_entries) == 1)
     # Nothing happened in it for two hours (the young person closed the tab).
     r = await harness.redis()
     two_hours_ago = int(time.time() * 1000) - 2 * 3600 * 1000

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from helpline.domain.audit import AuditAction
 from helpline.domain.conversation import State
 from helpline.domain.ids import ConversationId, new_conversation_id
 from helpline.domain.retention import RetentionPolicy
@@ -37,10 +38,16 @@ async def test_a_backlog_larger_than_a_batch_is_purged_in_one_run(harness: Harne
         clock = SystemClock()
         n = 2 * BATCH + 7
         cids = await _closed(store, n, clock.now_ms())
-        retention = RetentionService(store, None, clock, AuditLog(store, clock),
-                                     RetentionPolicy(days=0))
+        audit = AuditLog(store, clock)
+        await audit.record("anna", "counsellor", AuditAction.ACCEPT, cids[0])
+        retention = RetentionService(store, None, clock, audit, RetentionPolicy(days=0))
         result = await retention.purge_due()
         assert (result.done, result.failed) == (n, 0)
+        # The purge entries are appended a batch at a time, still one chain: each
+        # entry follows the one before, and the head counts them all.
+        check = await audit.verify(checkpoint_lines=[])
+        assert check.ok and check.entries == n + 1, check
+        assert await store.get_audit_head() == (n + 1, (await audit.entries(n, 1))[0].hash)
         assert await store.list_due(clock.now_ms(), 10) == []
         r = await harness.redis()
         assert await r.keys(f"{harness.prefix}conv:*") == []

@@ -22,10 +22,12 @@ async def test_two_processes_share_conversations_and_the_queue(harness: Harness)
     # The queue update reaches counsellors on both processes.
     for counsellor in (on_a, on_b):
         await counsellor.wait_for("queue", lambda d: [e["conversation_id"]
-                                                      for e in d["entries"]] == [cid])
+                                                      for e in d["joined"]] == [cid])
+        assert [e["conversation_id"] for e in counsellor.queue_entries] == [cid]
     # A counsellor on B takes a young person on A; the queue empties everywhere.
     await on_b.accept(cid)
-    await on_a.wait_for("queue", lambda d: d["entries"] == [])
+    await on_a.wait_for("queue", lambda d: d["left"] == [cid] and d["queue_length"] == 0)
+    assert on_a.queue_entries == []
     await youth.wait_for("state", lambda d: d["state"] == "active")
     await youth.send(b"from A")
     await on_b.wait_until(lambda: [m["body"] for m in on_b.messages(cid)] == [b"from A"])

@@ -41,7 +41,8 @@ class StaffClient(BaseClient):
         self.token: str | None = None
         self._role: str | None = None
         self.keyring = keyring
-        self.queue_entries: list[dict[str, Any]] = []
+        self.queue_entries: list[dict[str, Any]] = []  # kept up to date from `queue`
+        self._left_queue: set[str] = set()  # a conversation never comes back to it
         self._crypto: dict[str, ConversationCrypto] = {}
         self._youth_keys: dict[str, bytes] = {}  # first seen per conversation (pinned)
         self._send_locks: dict[str, asyncio.Lock] = {}
@@ -67,14 +68,18 @@ class StaffClient(BaseClient):
 
     async def queue(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = (await self.call("queue"))["entries"]
+        self._left_queue.difference_update(e["conversation_id"] for e in entries)
         self.queue_entries = entries
         return entries
 
     async def held(self) -> list[dict[str, Any]]:
         return list((await self.call("held"))["conversations"])
 
-    async def overview(self) -> list[dict[str, Any]]:
-        return list((await self.call("overview"))["conversations"])
+    async def overview(self, conversation_ids: list[str] | None = None
+                       ) -> list[dict[str, Any]]:
+        """Every live conversation, or those of `conversation_ids` still live."""
+        payload = {} if conversation_ids is None else {"conversation_ids": conversation_ids}
+        return list((await self.call("overview", payload))["conversations"])
 
     async def accept(self, conversation_id: str) -> dict[str, Any]:
         result = await self.call("accept", {"conversation_id": conversation_id})
@@ -228,8 +233,17 @@ class StaffClient(BaseClient):
         return self.transcript(conversation_id).messages
 
     async def _on_queue(self, data: dict[str, Any]) -> None:
-        self.queue_entries = list(data.get("entries", []))
+        # Changes from several server processes may arrive out of order; a conversation
+        # that left never joins again, so remembering who left makes the order moot.
+        self._left_queue.update(data.get("left", []))
+        self._apply_queue([*self.queue_entries, *data.get("joined", [])])
         await self._record("queue", data)
+
+    def _apply_queue(self, entries: list[dict[str, Any]]) -> None:
+        by_id = {e["conversation_id"]: e for e in entries
+                 if e["conversation_id"] not in self._left_queue}
+        ordered = sorted(by_id.values(), key=lambda e: (e["order"], e["conversation_id"]))
+        self.queue_entries = [{**e, "position": i} for i, e in enumerate(ordered, start=1)]
 
     async def _resync(self) -> None:
         try:

@@ -136,14 +136,29 @@ class AuditLog:
                      conversation_id: str | None, details: dict[str, Any] | None = None,
                      ) -> AuditEntry:
         """Append one entry to the chain (retrying if another process appended first)."""
+        return (await self.record_many(actor, role, action, [conversation_id], details))[0]
+
+    async def record_many(self, actor: str, role: str, action: AuditAction,
+                          conversation_ids: list[str | None],
+                          details: dict[str, Any] | None = None) -> list[AuditEntry]:
+        """One entry per conversation, chained and appended in one atomic step (a purge
+        pass of 500: one round trip instead of 1,000)."""
         for _ in range(MAX_TRIES):
             count, head = await self.store.get_audit_head()
-            entry = AuditEntry(i=count, at=self.clock.now_ms(), actor=actor, role=role,
-                               action=action.value, conversation_id=conversation_id,
-                               details=details or {}, prev=head).sealed()
-            if await self.store.append_audit((count, head), (count + 1, entry.hash),
-                                             entry.to_json()):
-                return entry
+            entries: list[AuditEntry] = []
+            at = self.clock.now_ms()
+            for conversation_id in conversation_ids:
+                prev = entries[-1].hash if entries else head
+                entries.append(AuditEntry(
+                    i=count + len(entries), at=at, actor=actor, role=role,
+                    action=action.value, conversation_id=conversation_id,
+                    details=details or {}, prev=prev).sealed())
+            if not entries:
+                return []
+            if await self.store.append_audit(
+                    (count, head), (count + len(entries), entries[-1].hash),
+                    *(e.to_json() for e in entries)):
+                return entries
         raise RuntimeError("audit log: too much contention")
 
     async def record_read(self, actor: str, role: str, action: AuditAction,

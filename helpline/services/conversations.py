@@ -8,9 +8,8 @@ place that decides who is told what about a conversation.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +37,13 @@ from helpline.errors import (
     Reserved,
 )
 from helpline.services.audit import AuditLog
+from helpline.services.coalesce import Coalesced
 from helpline.services.ports import Clock, Notifier
 from helpline.storage.message_store import SendRefused
 from helpline.storage.redis_store import RedisStore, StateConflict
 
 ACTIVE_ONLY = frozenset({State.ACTIVE})
+LIVE = frozenset(State) - {State.CLOSED}  # what the overview lists
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class ConversationPolicy:
     max_conversations_per_counsellor: int
     history_page_size: int
     language_hold_ms: int = 60_000
+    overview_push_interval_s: float = 1.0
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
     @property
@@ -92,33 +94,6 @@ def fit_page(messages: list[Envelope]) -> list[Envelope]:
     return messages
 
 
-class Coalesced:
-    """One push of a whole snapshot for a burst of changes.
-
-    A caller returns once a run of `push` that *started after its call* finished, so
-    what it changed is in what was pushed (and pushed before the caller acks); callers
-    that arrive while a run is going share the next run instead of each starting one.
-    A snapshot costs O(queue); so under load the number of snapshots follows the time
-    they take, not the number of opens, accepts and ends.
-    """
-
-    def __init__(self, push: Callable[[], Awaitable[None]]) -> None:
-        self.push = push
-        self._lock = asyncio.Lock()
-        self._wanted = 0  # calls so far
-        self._done = 0  # calls covered by a finished run
-
-    async def __call__(self) -> None:
-        self._wanted += 1
-        mine = self._wanted
-        async with self._lock:
-            if self._done >= mine:
-                return
-            covers = self._wanted
-            await self.push()
-            self._done = covers
-
-
 class ConversationService:
     def __init__(
         self, store: RedisStore, notifier: Notifier, clock: Clock, policy: ConversationPolicy,
@@ -129,8 +104,14 @@ class ConversationService:
         self.clock = clock
         self.policy = policy
         self.audit = audit
-        self._push_queue = Coalesced(self._push_queue_snapshot)
-        self._push_overview = Coalesced(self._push_overview_snapshot)
+        # The overview is every live conversation: pushed at a bounded rate, so an
+        # open or an accept does not cost a read of all of them (issue 11).
+        self._push_overview = Coalesced(self._push_overview_changes,
+                                        policy.overview_push_interval_s)
+        self._overview_dirty: set[ConversationId] = set()
+
+    async def close(self) -> None:
+        await self._push_overview.close()
 
     # -- young person ---------------------------------------------------------------
 
@@ -149,18 +130,26 @@ class ConversationService:
         position, length = await self.queue_position(cid)
         return Opened(conversation, f"{cid}.{secret}", position, length)
 
-    async def announce_opened(self, conversation_id: ConversationId | None = None) -> None:
-        """Tell staff and the waiting young people; called once the new connection is
-        bound to its conversation, so it misses nothing that follows.
+    async def announce_joined(self, conversation_id: ConversationId) -> None:
+        """One conversation joined the queue (its `open`, or the end of its intake):
+        queue watchers get it as `joined`; it and those behind it get their place.
+        Called once the new connection is bound to its conversation, so it misses
+        nothing that follows."""
+        rank, _length, _score = await self.store.get_queue_place(conversation_id)
+        await self._queue_changed(rank, joined=[conversation_id] if rank is not None
+                                  else [], also=[conversation_id])
 
-        With `conversation_id` (one conversation joined the queue): only it and those
-        behind it get `queue_position`, which at the tail is only itself. Without (a
-        batch changed the queue): every waiting young person.
-        """
-        from_rank: int | None = 0
-        if conversation_id is not None:
-            from_rank = (await self.store.get_queue_rank(conversation_id))[0]
-        await self._queue_changed(from_rank)
+    async def announce_released(self, conversation_ids: Sequence[ConversationId]) -> None:
+        """Several joined at once (`offline` ones when the helpline opened)."""
+        await self._queue_changed(0, joined=conversation_ids)
+
+    async def announce_left(self, conversation_ids: Sequence[ConversationId]) -> None:
+        """A job pass closed or purged these (some may have been queued)."""
+        await self._queue_changed(0 if conversation_ids else None, left=conversation_ids)
+
+    async def announce_live_changed(self, conversation_id: ConversationId) -> None:
+        """A live conversation changed without changing the queue (an invite opening)."""
+        await self._overview_changed([conversation_id])
 
     async def resume(self, resume_token: str) -> Conversation:
         """The conversation a resume token belongs to; `NotFound` for any bad token."""
@@ -289,9 +278,10 @@ class ConversationService:
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
         if new_state is State.CLOSED:
-            await self._queue_changed(rank)
+            await self._queue_changed(rank, left=[conversation_id] if rank is not None
+                                      else [], also=[conversation_id])
         else:
-            await self._overview_changed()
+            await self._overview_changed([conversation_id])
         return new_state
 
     # -- staff ----------------------------------------------------------------------
@@ -299,7 +289,7 @@ class ConversationService:
     async def queue(self, actor: StaffActor) -> list[dict[str, Any]]:
         if actor.role not in QUEUE_ROLES:
             raise Forbidden()
-        return await self._queue_entries(await self.store.list_queue())
+        return await self._queue_entries(await self.store.list_queue_scored())
 
     async def held(self, actor: StaffActor) -> list[dict[str, Any]]:
         """The conversations this person holds (an officer: has joined), after a reconnect."""
@@ -332,7 +322,7 @@ class ConversationService:
                                 conversation_id)
         updated = await self._load(conversation_id)
         await self._announce_state(updated)
-        await self._queue_changed(rank)
+        await self._queue_changed(rank, left=[conversation_id] if rank is not None else [])
         return updated
 
     async def _check_language_hold(self, actor: StaffActor, conv: Conversation) -> None:
@@ -376,7 +366,7 @@ class ConversationService:
         await self._announce_state(updated, also=staff_readers(conv))
         if conv.handover is Handover.CONSENTED:
             await self.notifier.to_police("handover_requests", {})
-        await self._overview_changed()
+        await self._overview_changed([conversation_id])
 
     async def reassign(
         self, actor: StaffActor, conversation_id: ConversationId, to_user: str
@@ -408,14 +398,25 @@ class ConversationService:
         await self.notifier.to_staff(target.username, "assignment", {
             "conversation": updated.summary(now), "held": True, "by": actor.username,
         })
-        await self._overview_changed()
+        await self._overview_changed([conversation_id])
         return updated
 
-    async def overview(self, actor: StaffActor) -> list[dict[str, Any]]:
-        """Every live conversation's state, waiting time and counsellor; never content."""
+    async def overview(self, actor: StaffActor,
+                       conversation_ids: Sequence[ConversationId] | None = None
+                       ) -> tuple[list[dict[str, Any]], list[ConversationId]]:
+        """Every live conversation's state, waiting time and counsellor, never content;
+        or only those of `conversation_ids` (what an `overview` event named). Also the
+        asked-for ids that are no longer live (closed or purged: "gone")."""
         if actor.role not in OVERVIEW_ROLES:
             raise Forbidden()
-        return await self._overview_entries()
+        now = self.clock.now_ms()
+        if conversation_ids is None:
+            live = await self.store.get_conversations(await self.store.list_live())
+            return [c.summary(now) for c in live], []
+        found = {c.id: c for c in await self.store.get_conversations(
+            list(dict.fromkeys(conversation_ids))) if c.state in LIVE}
+        gone = [cid for cid in dict.fromkeys(conversation_ids) if cid not in found]
+        return [c.summary(now) for c in found.values()], gone
 
     # -- who is told what -----------------------------------------------------------
 
@@ -438,11 +439,18 @@ class ConversationService:
                 "ended_by": conv.ended_by, "counsellor": conv.counsellor,
             })
 
-    async def _queue_changed(self, from_rank: int | None = 0) -> None:
-        """Push the queue to staff, and their new place to the waiting young people
-        whose place changed: those at `from_rank` (0 = first) and behind, where one
-        joined or left; None when nobody's place changed. A young person is not told
-        about someone joining behind them (docs/protocol.md, `queue_position`)."""
+    async def _queue_changed(self, from_rank: int | None, *,
+                             joined: Sequence[ConversationId] = (),
+                             left: Sequence[ConversationId] = (),
+                             also: Sequence[ConversationId] = ()) -> None:
+        """Tell queue watchers what joined and left, and the waiting young people whose
+        place changed their new place: those at `from_rank` (0 = first) and behind,
+        where one joined or left; None when nobody's place changed. A young person is
+        not told about someone joining behind them (docs/protocol.md,
+        `queue_position`). Watchers get a change, not the whole queue, so the cost of
+        a change does not grow with the queue (issue 11). The overview is told of
+        `joined`, `left` and `also` (a change outside the queue)."""
+        length: int | None = None
         if from_rank is not None:
             moved = await self.store.list_queue_from(from_rank)
             length = from_rank + len(moved)
@@ -450,38 +458,58 @@ class ConversationService:
                 await self.notifier.to_youth(cid, "queue_position", {
                     "conversation_id": cid, "position": position, "queue_length": length,
                 })
-        await self._push_queue()
-        await self._overview_changed()
+        if joined or left:
+            entries = await self._joined_entries(joined)
+            if length is None:
+                length = (await self.store.get_queue_rank(left[0]))[1]
+            await self.notifier.to_queue_watchers("queue", {
+                "joined": entries, "left": list(left), "queue_length": length,
+            })
+        await self._overview_changed([*joined, *left, *also])
 
-    async def _overview_changed(self) -> None:
-        await self._push_overview()
+    async def _overview_changed(self, conversation_ids: Sequence[ConversationId]) -> None:
+        self._overview_dirty.update(conversation_ids)
+        if self._overview_dirty:
+            await self._push_overview()
 
-    async def _push_queue_snapshot(self) -> None:
-        entries = await self._queue_entries(await self.store.list_queue())
-        await self.notifier.to_queue_watchers("queue", {"entries": entries})
+    async def _joined_entries(self, joined: Sequence[ConversationId]
+                              ) -> list[dict[str, Any]]:
+        """Queue entries for conversations that just joined (one: a rank, not a scan)."""
+        if not joined:
+            return []
+        if len(joined) == 1:
+            rank, _length, score = await self.store.get_queue_place(joined[0])
+            if rank is None or score is None:
+                return []  # accepted or ended in the meantime: its `left` follows
+            return await self._queue_entries([(joined[0], score)], first_position=rank + 1)
+        wanted = set(joined)
+        queue = await self.store.list_queue_scored()
+        entries = await self._queue_entries(queue)
+        return [e for e in entries if e["conversation_id"] in wanted]
 
-    async def _push_overview_snapshot(self) -> None:
-        await self.notifier.to_overview_watchers(
-            "overview", {"conversations": await self._overview_entries()}
-        )
+    async def _push_overview_changes(self) -> None:
+        changed, self._overview_dirty = self._overview_dirty, set()
+        if changed:
+            await self.notifier.to_overview_watchers(
+                "overview", {"changed": sorted(changed)})
 
-    async def _queue_entries(self, queue: list[ConversationId]) -> list[dict[str, Any]]:
+    async def _queue_entries(self, queue: Sequence[tuple[ConversationId, float]],
+                             first_position: int = 1) -> list[dict[str, Any]]:
         now = self.clock.now_ms()
         entries = []
         spoken = await self._spoken_languages() if queue else set()
-        for position, conv in enumerate(await self.store.get_conversations(queue), start=1):
+        order = dict(queue)
+        convs = await self.store.get_conversations(list(order))
+        for position, conv in enumerate(convs, start=first_position):
+            score = order[conv.id]
             entry = conv.summary(now)
             entry["position"] = position
+            entry["order"] = int(score)
             hold = conv.queued_at + self.policy.language_hold_ms
             entry["language_hold_until"] = (
                 hold if conv.language in spoken and hold > now else None)
             entries.append(entry)
         return entries
-
-    async def _overview_entries(self) -> list[dict[str, Any]]:
-        now = self.clock.now_ms()
-        live = await self.store.get_conversations(await self.store.list_live())
-        return [c.summary(now) for c in live]
 
     async def load(self, conversation_id: str) -> Conversation:
         return await self._load(conversation_id)

@@ -282,6 +282,8 @@ class HandoverService:
         if conv.counsellor:
             await self.notifier.to_staff(conv.counsellor, "handover", {
                 "conversation_id": conv.id, "handover": state.value, **extra})
+        # The summary's `handover` changed. Handover steps are rare, so not coalesced.
+        await self.notifier.to_overview_watchers("overview", {"changed": [conv.id]})
 
     async def _tell_everyone(self, conv: Conversation, state: Handover) -> None:
         data = {"conversation_id": conv.id, "handover": state.value}

@@ -83,7 +83,7 @@ class IntakeService:
         opened = await self.conversations.open(lang, state, campaign)
         await bind(opened.conversation.id)
         if state is not State.INTAKE:
-            await self.conversations.announce_opened(opened.conversation.id)
+            await self.conversations.announce_joined(opened.conversation.id)
         out = {**_opened(opened), "language": lang}
         position, length = await self.conversations.queue_position(opened.conversation.id)
         out.update(position=position, queue_length=length)
@@ -174,7 +174,7 @@ class IntakeService:
         """When the helpline is open: move messages left while closed into the queue."""
         if not self.is_open():
             return 0
-        moved = 0
+        moved: list[ConversationId] = []
         for cid in await self.store.list_offline():
             conv = await self.store.get_conversation(cid)
             if conv is None:
@@ -182,10 +182,10 @@ class IntakeService:
             # They keep their place from when they were left, before newcomers.
             if await self.store.offline_to_queue(
                     cid, self.clock.now_ms(), queue_score(conv.created_at, conv.urgent)):
-                moved += 1
+                moved.append(cid)
         if moved:
-            await self.conversations.announce_opened()
-        return moved
+            await self.conversations.announce_released(moved)
+        return len(moved)
 
     async def skip(self, actor: YouthActor, conversation_id: ConversationId
                    ) -> dict[str, Any]:
@@ -208,7 +208,7 @@ class IntakeService:
         await self.store.finish_intake(conversation_id, now, target,
                                        queue_score(now, urgent), fields)
         # Urgent: placed first, so everyone behind it is told their new place.
-        await self.conversations.announce_opened(conversation_id)
+        await self.conversations.announce_joined(conversation_id)
         out: dict[str, Any] = {"state": target.value, "language": script.language,
                                "prompt": None, "urgent": urgent,
                                "text": script.texts["done"]}

@@ -56,5 +56,5 @@ class InviteService:
         conv = await self.conversations.load(cid)
         await self.conversations.notifier.to_staff(Username(counsellor), "assignment", {
             "conversation": conv.summary(self.clock.now_ms()), "held": True, "by": "invite"})
-        await self.conversations.announce_opened()
+        await self.conversations.announce_live_changed(cid)
         return Opened(conv, f"{cid}.{secret}", 0, 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from helpline.domain.audit import AuditAction
@@ -55,13 +55,14 @@ class PassResult:
 class RetentionService:
     def __init__(self, store: RedisStore, notifier: Notifier | None, clock: Clock,
                  audit: AuditLog, policy: RetentionPolicy,
-                 on_live_changed: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_live_changed: Callable[[Sequence[ConversationId]], Awaitable[None]]
+                 | None = None) -> None:
         self.store = store
         self.notifier = notifier
         self.clock = clock
         self.audit = audit
         self.policy = policy
-        # Re-announce the queue and overview when a pass closed or purged live chats.
+        # Tell queue watchers and the overview when a pass closed (the ids) or purged.
         self.on_live_changed = on_live_changed
 
     @property
@@ -98,7 +99,7 @@ class RetentionService:
         for cid, counsellor in closed:
             await self._tell(cid, counsellor, State.CLOSED.value)
         if closed and self.on_live_changed is not None:
-            await self.on_live_changed()
+            await self.on_live_changed([cid for cid, _ in closed])
         return PassResult(len(closed), failed)
 
     async def rollup(self) -> PassResult:
@@ -135,7 +136,7 @@ class RetentionService:
         if done:
             await self.store.rewrite_persistence()
             if self.on_live_changed is not None:
-                await self.on_live_changed()
+                await self.on_live_changed([])
         return PassResult(done, failed)
 
     async def _purge_batch(self, ids: list[ConversationId], now: int) -> tuple[int, int]:
@@ -161,13 +162,16 @@ class RetentionService:
             log.error("purging conversations failed: %s", type(exc).__name__)
             return 0, failed + len(items)
         purged = [item for item, ok in zip(items, results, strict=True) if ok]
+        try:
+            await self.audit.record_many("system", "system", AuditAction.PURGE,
+                                         [item.conversation_id for item in purged])
+        except Exception as exc:
+            log.error("recording a purge failed: %s", type(exc).__name__)
         for item in purged:
             try:
-                await self.audit.record("system", "system", AuditAction.PURGE,
-                                        item.conversation_id)
                 await self._tell(item.conversation_id, item.counsellor, "purged")
             except Exception as exc:
-                log.error("recording a purge failed: %s", type(exc).__name__)
+                log.error("telling of a purge failed: %s", type(exc).__name__)
         return len(purged), failed
 
     async def retire_keys(self) -> list[str]:

@@ -51,12 +51,13 @@ class AuditStoreMixin(StoreBase):
         return int(count), digest
 
     async def append_audit(self, expected_head: tuple[int, str], new_head: tuple[int, str],
-                           entry_json: str) -> bool:
-        """Append if the head is unchanged; False means someone appended first."""
+                           *entries_json: str) -> bool:
+        """Append entries (chained, in order) if the head is unchanged; False means
+        someone appended first."""
         done = await self._script(scripts.APPEND_AUDIT)(
             keys=[self.keys.audit, self.keys.audit_head],
             args=[f"{expected_head[0]}:{expected_head[1]}", f"{new_head[0]}:{new_head[1]}",
-                  entry_json])
+                  *entries_json])
         return bool(done)
 
     async def read_audit(self, start: int, limit: int) -> list[str]:

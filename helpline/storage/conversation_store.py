@@ -153,6 +153,23 @@ class ConversationStoreMixin(StoreBase):
         ids = cast(list[bytes], await self.redis.zrange(self.keys.queue, 0, -1))
         return [ConversationId(i.decode()) for i in ids]
 
+    async def list_queue_scored(self) -> list[tuple[ConversationId, float]]:
+        """The queue in order, each with its score (the order key queue entries carry)."""
+        pairs = cast(list[tuple[bytes, float]],
+                     await self.redis.zrange(self.keys.queue, 0, -1, withscores=True))
+        return [(ConversationId(i.decode()), float(score)) for i, score in pairs]
+
+    async def get_queue_place(self, conversation_id: str
+                              ) -> tuple[int | None, int, float | None]:
+        """(rank or None, queue length, score or None) in one round trip."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrank(self.keys.queue, conversation_id)
+            pipe.zcard(self.keys.queue)
+            pipe.zscore(self.keys.queue, conversation_id)
+            rank, length, score = await pipe.execute()
+        return ((None if rank is None else int(rank)), int(length),
+                (None if score is None else float(score)))
+
     async def get_queue_rank(self, conversation_id: str) -> tuple[int | None, int]:
         """(rank, 0 = first, or None when not queued; queue length) in one round trip."""
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -212,7 +212,7 @@ return {'ok'}
 APPEND_AUDIT = """
 local head = redis.call('GET', KEYS[2]) or ('0:' .. string.rep('0', 64))
 if head ~= ARGV[1] then return 0 end
-redis.call('RPUSH', KEYS[1], ARGV[3])
+for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """

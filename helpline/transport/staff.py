@@ -30,6 +30,7 @@ from helpline.protocol import (
     Int,
     Spec,
     Str,
+    Texts,
     parse,
 )
 from helpline.services.accounts import AccountService
@@ -47,6 +48,9 @@ from helpline.transport.notifier import (
 )
 
 CID = Str(CONVERSATION_ID, 22)
+# The ids of one `overview` event are at most the changes of one push interval; a
+# console that fell further behind asks for the whole overview instead.
+OVERVIEW_IDS = Texts(CID, max_items=500, required=False)
 
 
 class StaffNamespace(HelplineNamespace):
@@ -109,8 +113,10 @@ class StaffNamespace(HelplineNamespace):
         return {"conversations": await self.service.held(await self._actor(sid))}
 
     async def on_overview(self, sid: str, payload: object) -> dict[str, Any]:
-        parse(payload, NO_FIELDS)
-        return {"conversations": await self.service.overview(await self._actor(sid))}
+        args = parse(payload, {"conversation_ids": OVERVIEW_IDS})
+        conversations, gone = await self.service.overview(
+            await self._actor(sid), args.get("conversation_ids"))
+        return {"conversations": conversations, "gone": gone}
 
     async def on_accept(self, sid: str, payload: object) -> dict[str, Any]:
         args = parse(payload, self.conv_spec)
