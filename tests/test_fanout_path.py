@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from helpline.client import YouthClient
 from tests.conftest import Harness
 
 
@@ -24,22 +25,15 @@ async def _subscribers(harness: Harness, channel: str) -> int:
         await r.aclose()
 
 
-async def test_a_chat_message_travels_only_on_its_rooms_channel(harness: Harness) -> None:
-    a = harness.server(HELPLINE_FANOUT="redis")
-    b = harness.server(HELPLINE_FANOUT="redis")
-    counsellor = await harness.staff("olga", server=b)
-    youth = await harness.youth(a)
-    cid = youth.conversation_id
-    assert cid
-    await counsellor.accept(cid)
+async def _message_channels(harness: Harness, send: Any) -> list[bytes]:
+    """The channels a chat message was published on while `send()` ran (and 1 s after);
+    fails if one went out on the shared channel every process decodes."""
     shared = f"{harness.prefix}socketio"
     r = await harness.redis()
     pubsub = r.pubsub()
     await pubsub.psubscribe(f"{shared}*")
     try:
-        await youth.send(b"only for olga")
-        await counsellor.wait_until(
-            lambda: [m["body"] for m in counsellor.messages(cid)] == [b"only for olga"])
+        await send()
         seen: list[tuple[bytes, bytes]] = []
         deadline = asyncio.get_running_loop().time() + 1.0
         while asyncio.get_running_loop().time() < deadline:
@@ -52,11 +46,38 @@ async def test_a_chat_message_travels_only_on_its_rooms_channel(harness: Harness
     on_shared = [data for channel, data in seen if channel == shared.encode()]
     assert not any(b'"message"' in data for data in on_shared), \
         "a chat message went out on the channel every process decodes"
+    return sorted(c for c, data in seen if b'"message"' in data)
+
+
+async def test_a_chat_message_travels_only_on_its_rooms_channel(harness: Harness) -> None:
+    a = harness.server(HELPLINE_FANOUT="redis")
+    b = harness.server(HELPLINE_FANOUT="redis")
+    counsellor = await harness.staff("olga", server=b)
+    youth = await harness.youth(a)
+    cid = youth.conversation_id
+    assert cid and youth.resume_token
+    await counsellor.accept(cid)
+    shared = f"{harness.prefix}socketio"
     staff_channel = f"{shared}:/staff:staff:olga".encode()
     youth_channel = f"{shared}:/youth:youth:{cid}".encode()
-    # Its own young person's room too (another tab may be elsewhere), nothing more.
-    assert sorted(c for c, data in seen if b'"message"' in data) == sorted(
+
+    async def send(body: bytes, count: int) -> None:
+        await youth.send(body)
+        await counsellor.wait_until(lambda: len(counsellor.messages(cid)) == count)
+
+    # One connection: only the counsellor's room (nobody else of the young person's
+    # would receive it on their own).
+    assert await _message_channels(harness, lambda: send(b"only for olga", 1)) == [
+        staff_channel]
+    # A second connection of the young person, on the other process: their room too.
+    second = YouthClient(b.url)
+    harness.clients.append(second)
+    await second.connect()
+    await second.resume(youth.resume_token)
+    assert await _message_channels(harness, lambda: send(b"and my other tab", 2)) == sorted(
         [staff_channel, youth_channel])
+    await second.wait_until(lambda: [m["body"] for m in second.messages] == [
+        b"only for olga", b"and my other tab"])  # the first from its resume
 
 
 async def test_only_processes_with_a_member_subscribe_to_a_room(harness: Harness) -> None:

@@ -126,3 +126,41 @@ async def test_a_resume_during_a_burst_never_passes_its_own_last_seq(
         assert all(s <= answer["last_seq"] for s in seqs_), (seqs_[-3:], answer["last_seq"])
         if not answer["more"]:
             assert (seqs_[-1] if seqs_ else 0) == answer["last_seq"]
+
+
+async def test_a_second_connection_of_the_young_person_sees_what_the_first_sends(
+    harness: Harness, server: ServerProcess
+) -> None:
+    # A message from the young person goes to their own room only while they have
+    # another connection open on the conversation (an overlapping reconnect, a
+    # second tab): each bind and each disconnect is counted.
+    counsellor = await harness.staff("gita")
+    first = await harness.youth()
+    cid = first.conversation_id
+    assert cid and first.resume_token
+    await counsellor.accept(cid)
+    second = YouthClient(server.url)
+    harness.clients.append(second)
+    await second.connect()
+    await second.resume(first.resume_token)
+
+    async def count() -> int:
+        r = await harness.redis()
+        value = await r.hget(f"{harness.prefix}conv:{cid}", "youth_conns")
+        await r.aclose()
+        return int(value or 0)
+
+    assert await count() == 2
+    await first.send(b"from the first")
+    await second.wait_until(lambda: [m["body"] for m in second.messages] == [b"from the first"])
+    await counsellor.wait_until(lambda: len(counsellor.messages(cid)) == 1)
+    assert [m["body"] for m in first.messages] == [b"from the first"]  # its own, once
+
+    await second.disconnect()
+    await counsellor.wait_for("presence", lambda d: d["online"] is False)
+    assert await count() == 1
+    await first.send(b"alone now")
+    await counsellor.wait_until(lambda: len(counsellor.messages(cid)) == 2)
+    await first.disconnect()
+    await counsellor.wait_until(lambda: len(counsellor.events("presence")) >= 2)
+    assert await count() == 0

@@ -29,9 +29,12 @@ class Envelope:
 class Appended:
     """The result of storing a message; `duplicate` when a resend was recognised.
 
-    `recipients` are the staff to deliver to, as they were at the moment of storing.
+    `recipients` are the staff to deliver to, as they were at the moment of storing;
+    `youth_connections` how many connections the young person has open on it (at
+    least; it can be too high after a server process died, never too low).
     """
 
     envelope: Envelope
     duplicate: bool
     recipients: tuple[str, ...] = ()
+    youth_connections: int = 1

@@ -173,8 +173,15 @@ class ConversationService:
         rank, length = await self.store.get_queue_rank(conversation_id)
         return (0 if rank is None else rank + 1), length
 
+    async def youth_bound(self, conversation_id: ConversationId) -> None:
+        """A young person's connection now belongs to the conversation (open, resume)."""
+        await self.store.count_youth_connection(conversation_id, 1)
+
     async def youth_online(self, conversation_id: ConversationId, online: bool) -> None:
-        """Tell the counsellor whether the young person is connected right now."""
+        """Tell the counsellor whether the young person is connected right now (a
+        disconnect also ends the connection's count)."""
+        if not online:
+            await self.store.count_youth_connection(conversation_id, -1)
         conv = await self.store.get_conversation(conversation_id)
         if conv is not None and conv.state is State.ACTIVE:
             for username in staff_readers(conv):
@@ -203,7 +210,10 @@ class ConversationService:
             raise _send_error(refused.status) from None
         if not appended.duplicate:
             data = appended.envelope.to_wire()
-            await self.notifier.to_youth(conversation_id, "message", data, skip=origin)
+            # The young person's own room: their other connections. Usually there is
+            # none, and with Redis fan-out the emit would still be published.
+            if role is not SenderRole.YOUTH or appended.youth_connections > 1:
+                await self.notifier.to_youth(conversation_id, "message", data, skip=origin)
             for username in appended.recipients:
                 await self.notifier.to_staff(Username(username), "message", data, skip=origin)
         return appended.envelope

@@ -93,6 +93,10 @@ class LocalManager(socketio.AsyncManager):  # type: ignore[misc]
             return
         namespace = namespace or "/"
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        # A young person's message goes to their own room too (another tab), skipping
+        # the sending socket: usually nobody is left, so do not build the packet.
+        if not any(sid not in skip for sid, _ in self.get_participants(namespace, room)):
+            return
         await send_encoded(self, namespace, room,
                            skip, encode_event(self.server, event, data, namespace))
 

@@ -48,7 +48,7 @@ class MessageStoreMixin(StoreBase):
         envelope (`duplicate=True`), so a client that lost an ack can resend without
         doubling.
         """
-        res = await self._run(
+        res = await self._run_batched(
             scripts.APPEND_MESSAGE,
             [self.keys.conv(conversation_id), self.keys.msgs(conversation_id),
              self.keys.dedup(conversation_id)],
@@ -65,7 +65,16 @@ class MessageStoreMixin(StoreBase):
         recipients = [counsellor] if counsellor else []
         if handover == "joined" and officer:
             recipients.append(officer)
-        return Appended(envelope, duplicate=False, recipients=tuple(recipients))
+        return Appended(envelope, duplicate=False, recipients=tuple(recipients),
+                        youth_connections=int(res[5]))
+
+    async def count_youth_connection(self, conversation_id: ConversationId, delta: int
+                                     ) -> int:
+        """A young person's connection was bound to the conversation (+1) or closed
+        (-1); the count lets a message skip the sender's own room when it has no
+        other connection (`conv:{id}` field `youth_conns`)."""
+        return int(await self._script(scripts.COUNT_YOUTH_CONNECTION)(
+            keys=[self.keys.conv(conversation_id)], args=[delta]))
 
     async def read_messages(
         self, conversation_id: ConversationId, after_seq: int, limit: int

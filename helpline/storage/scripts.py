@@ -32,7 +32,7 @@ end
 # took over.
 APPEND_MESSAGE = """
 local c = redis.call('HMGET', KEYS[1], 'state', 'counsellor', 'handover', 'police_officer',
-                     'police_expires')
+                     'police_expires', 'youth_conns')
 local state = c[1]
 if not state then return {'not_found'} end
 if ARGV[1] == 'youth' then
@@ -63,7 +63,17 @@ if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[3], dedup, seq)
   redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
 end
-return {'ok', tostring(seq), c[2] or '', c[3] or '', c[4] or ''}
+return {'ok', tostring(seq), c[2] or '', c[3] or '', c[4] or '', c[6] or '0'}
+"""
+
+# Count a young person's connection bound to a conversation (+1) or gone (-1); never
+# below 0, and never for a conversation that no longer exists (no stray hash).
+# KEYS: conv; ARGV: +1 or -1
+COUNT_YOUTH_CONNECTION = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'youth_conns', tonumber(ARGV[1]))
+if n < 0 then redis.call('HSET', KEYS[1], 'youth_conns', 0) return 0 end
+return n
 """
 
 # KEYS: conv, queue, held(username), participants

@@ -234,3 +234,4 @@ class YouthNamespace(HelplineNamespace):
         async with self.session(sid) as session:
             session["conversation_id"] = cid
         await self.enter_room(sid, youth_room(cid))
+        await self.service.youth_bound(cid)
