@@ -232,10 +232,10 @@ class HandoverService:
     async def expire_lapsed(self) -> int:
         """The job: end every police part whose consent has expired; returns how many."""
         ended = 0
-        for state in CAN_EXPIRE:
-            for conv in await self.store.list_conversations_with_handover(state.value):
-                if await self.lapse_if_expired(conv.id):
-                    ended += 1
+        for conv in await self.store.list_conversations_with_handover(
+                *(state.value for state in CAN_EXPIRE)):
+            if await self.lapse_if_expired(conv.id):
+                ended += 1
         return ended
 
     # -- helpers ------------------------------------------------------------------------
