@@ -51,6 +51,7 @@ from helpline.storage.redis_store import RedisStore, connect_redis
 from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
 from helpline.transport.notifier import SocketNotifier
 from helpline.transport.staff import StaffNamespace
+from helpline.transport.widget import add_widget_routes
 from helpline.transport.youth import YouthNamespace
 
 log = logging.getLogger("helpline.app")
@@ -146,6 +147,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations, keys,
                                           handover, invites, settings.max_body_bytes))
     add_routes(app)
+    add_widget_routes(app, settings)  # the young person's widget: /chat, /widget/, /exit
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_control_listener_ctx)
     app.cleanup_ctx.append(scheduler_ctx)

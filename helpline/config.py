@@ -79,6 +79,22 @@ class Settings:
     # Where signed checkpoints are appended (JSON lines); None:
     # <data_dir>/audit-checkpoints.jsonl. Both live outside Redis on purpose.
     audit_checkpoint_file: Path | None = None
+    # -- the young person's widget (transport/widget.py) --------------------------------
+    # The origin the widget's code is served from (the iframe and /chat's scripts);
+    # None: this server's own origin. A separate static origin means a compromised chat
+    # server cannot swap the code that holds the keys (docs/security.md).
+    widget_origin: str | None = None
+    # Host-page origins that may frame the widget (CSP frame-ancestors) and exchange
+    # postMessage with it; empty: only this server's own pages (/demo).
+    widget_hosts: tuple[str, ...] = ()
+    # The organisation signing-key fingerprint /chat pins when no snippet gives one.
+    pinned_fingerprint: str = ""
+    # Where quick exit leaves to, with location.replace. A search engine's front page:
+    # in everyone's history anyway, it loads fast everywhere, and shows nothing about
+    # where the visitor came from (no referrer is sent).
+    exit_url: str = "https://www.google.com/"
+    # Serve /demo, a host page with the snippet (`helpline serve --demo` turns it on).
+    widget_demo: bool = False
 
     @property
     def resolved_keys_dir(self) -> Path:
@@ -184,6 +200,25 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _origin(raw: str) -> str:
+    origins = _origins(raw)
+    if len(origins) != 1:
+        raise ValueError("must be one http:// or https:// origin")
+    return origins[0]
+
+
+def _exit_url(raw: str) -> str:
+    if not raw.startswith(("https://", "http://")) or any(c in raw for c in " \"'<>"):
+        raise ValueError("must be an http:// or https:// address")
+    return raw
+
+
+def _fingerprint(raw: str) -> str:
+    if len(raw) > 128 or not raw.replace(":", "").replace("-", "").isalnum():
+        raise ValueError("must be a key fingerprint (as `helpline keys` prints it)")
+    return raw
+
+
 def _fanout(raw: str) -> str:
     if raw not in FANOUT_MODES:
         raise ValueError(f"must be one of {', '.join(FANOUT_MODES)}")
@@ -287,4 +322,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                         if env.get("HELPLINE_AUDIT_KEY_FILE") else None),
         audit_checkpoint_file=(Path(env["HELPLINE_AUDIT_CHECKPOINT_FILE"])
                                if env.get("HELPLINE_AUDIT_CHECKPOINT_FILE") else None),
+        widget_origin=_get(env, "HELPLINE_WIDGET_ORIGIN", _origin, d.widget_origin),
+        widget_hosts=_get(env, "HELPLINE_WIDGET_HOSTS", _origins, d.widget_hosts),
+        pinned_fingerprint=_get(env, "HELPLINE_PINNED_FINGERPRINT", _fingerprint,
+                                d.pinned_fingerprint),
+        exit_url=_get(env, "HELPLINE_EXIT_URL", _exit_url, d.exit_url),
+        widget_demo=_get(env, "HELPLINE_WIDGET_DEMO", _on_off, d.widget_demo),
     )

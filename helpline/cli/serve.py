@@ -52,6 +52,9 @@ def serve(settings: Settings, demo: bool) -> int:
 async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
     logins = await ensure_demo_accounts(settings) if demo else []
     signing_fp = await ensure_demo_keys(settings) if demo else None
+    if demo:  # the demo host page, pinning the demo's own signing key
+        settings = settings.with_overrides(
+            widget_demo=True, pinned_fingerprint=settings.pinned_fingerprint or signing_fp)
     app = create_app(settings)
     # access_log=None: an access log would record addresses and user agents.
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -69,6 +72,8 @@ async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
     print(f"  sockets:  {base}/socket.io/ (namespaces /youth and /staff)", flush=True)
     print(f"  login:    POST {base}/api/login", flush=True)
     print(f"  redis:    {redis_where}", flush=True)
+    if settings.widget_demo:
+        print(f"  chat:     {base}/chat   demo host page: {base}/demo", flush=True)
     if logins:
         print("demo staff logins (also in " f"{settings.data_dir / DEMO_FILE}):", flush=True)
         for name, role, password in logins:

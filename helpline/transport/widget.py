@@ -1,0 +1,180 @@
+"""The young person's widget: the chat page, its built files, quick exit and the demo.
+
+Routes:
+- `GET /chat`: the chat app as a full page (outreach links), and inside the iframe the
+  loader opens. Settings go in `data-` attributes of the page, never in the URL.
+- `GET /widget/<file>`: the files `widgets/build.mjs` ships in helpline/static/widget/.
+- `GET /exit`: quick exit's last stop: `Clear-Site-Data` for this origin, then (exit.js)
+  `location.replace` to the neutral exit URL, so Back does not come back.
+- `GET /demo` (only with `HELPLINE_WIDGET_DEMO=on`, which `helpline serve --demo`
+  sets): a host page with the snippet, its `integrity` computed from the shipped loader.
+
+Every answer: `Cache-Control: no-store`, `Referrer-Policy: no-referrer`, `nosniff` and
+a strict Content-Security-Policy (this origin only; frame-ancestors as configured).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from helpline.appkeys import SETTINGS
+from helpline.config import Settings
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "widget"
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.[a-z]+)?\.(js|css|svg)$")
+CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
+                 "svg": "image/svg+xml"}
+LANGUAGES = ("nl", "en", "pl", "ro", "es", "fr", "pt", "ar")
+
+BASE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _self_origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def widget_origin(settings: Settings, request: web.Request) -> str:
+    return settings.widget_origin or _self_origin(request)
+
+
+def _ws(origin: str) -> str:
+    return "ws" + origin.removeprefix("http")
+
+
+def _headers(csp: str, **extra: str) -> dict[str, str]:
+    return {**BASE_HEADERS, "Content-Security-Policy": csp, **extra}
+
+
+def _frame_ancestors(settings: Settings) -> str:
+    return " ".join(("'self'", *settings.widget_hosts))
+
+
+def _app_csp(settings: Settings, request: web.Request) -> str:
+    origin = widget_origin(settings, request)
+    own = _self_origin(request)
+    sources = " ".join(dict.fromkeys(("'self'", origin)))
+    connect = " ".join(dict.fromkeys(("'self'", own, _ws(own))))
+    return (f"default-src 'none'; script-src {sources}; style-src {sources}; "
+            f"img-src {sources}; connect-src {connect}; base-uri 'none'; form-action 'none'; "
+            f"frame-ancestors {_frame_ancestors(settings)}")
+
+
+def _page(title: str, body_attrs: dict[str, str], scripts: list[str], styles: list[str],
+          body: str, lang: str = "nl") -> str:
+    attrs = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in body_attrs.items())
+    links = "".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles)
+    tags = "".join(f'<script type="module" src="{html.escape(s)}"></script>' for s in scripts)
+    return (f'<!doctype html><html lang="{lang}" dir="ltr"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title>"
+            '<link rel="icon" href="/widget/favicon.svg" type="image/svg+xml">'
+            f"{links}{tags}</head><body{attrs}>{body}</body></html>")
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    origin = widget_origin(settings, request)
+    text = _page("Chat", {
+        "data-server": _self_origin(request),
+        "data-fingerprint": settings.pinned_fingerprint,
+        "data-language": settings.default_language,
+        "data-exit-url": settings.exit_url,
+        "data-hosts": " ".join((_self_origin(request), *settings.widget_hosts)),
+    }, [f"{origin}/widget/app.js"], [f"{origin}/widget/style.css"],
+        '<div id="app"><noscript>Deze chat heeft JavaScript nodig. '
+        "This chat needs JavaScript.</noscript></div>")
+    return web.Response(text=text, content_type="text/html", charset="utf-8",
+                        headers=_headers(_app_csp(settings, request)))
+
+
+async def exit_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    text = _page("Chat", {"data-exit-url": settings.exit_url}, ["/widget/exit.js"], [], "")
+    csp = (f"default-src 'none'; script-src 'self'; base-uri 'none'; form-action 'none'; "
+           f"frame-ancestors {_frame_ancestors(settings)}")
+    return web.Response(text=text, content_type="text/html", charset="utf-8",
+                        headers=_headers(csp, **{
+                            "Clear-Site-Data": '"cache", "cookies", "storage"'}))
+
+
+async def widget_file(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    path = STATIC / name
+    if not FILE_NAME.match(name) or not path.is_file():
+        raise web.HTTPNotFound()
+    ext = name.rsplit(".", 1)[1]
+    headers = _headers("default-src 'none'; frame-ancestors 'none'",
+                       **{"Content-Type": CONTENT_TYPES[ext]})
+    if name == "loader.js":
+        # Host pages load it cross-origin with integrity= and crossorigin (CORS, no
+        # credentials): anyone may read this public file.
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    else:
+        settings = request.app[SETTINGS]
+        if settings.widget_origin:  # served to another origin's pages
+            headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+            headers["Access-Control-Allow-Origin"] = _self_origin(request)
+    return web.Response(body=path.read_bytes(), headers=headers)
+
+
+def loader_integrity() -> str:
+    digest = hashlib.sha384((STATIC / "loader.js").read_bytes()).digest()
+    return "sha384-" + base64.b64encode(digest).decode()
+
+
+def snippet(settings: Settings, server: str, origin: str) -> str:
+    """The one script tag a partner site adds (README, "The widget")."""
+    attrs = {
+        "src": f"{origin}/widget/loader.js",
+        "integrity": loader_integrity(),
+        "crossorigin": "anonymous",
+        "data-server": server,
+        "data-widget": origin,
+        "data-fingerprint": settings.pinned_fingerprint,
+        "data-language": "",
+        "data-campaign": "",
+        "data-look": "default",
+    }
+    return "<script " + " ".join(
+        f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) + "></script>"
+
+
+async def demo_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    origin = widget_origin(settings, request)
+    server = _self_origin(request)
+    tag = snippet(settings, server, origin)
+    body = ('<main><h1>Demo partner site</h1>'
+            "<p>This page stands for a partner's website. The helpline's snippet below "
+            "draws the chat button and the quick-exit button; the chat itself runs in a "
+            "frame from the helpline's widget origin.</p>"
+            f"<pre>{html.escape(tag)}</pre></main>")
+    text = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<title>Demo partner site</title>'
+            '<link rel="icon" href="/widget/favicon.svg" type="image/svg+xml">'
+            f"</head><body>{body}{tag}</body></html>")
+    sources = " ".join(dict.fromkeys(("'self'", origin)))
+    csp = (f"default-src 'none'; script-src {sources}; frame-src {sources}; img-src 'self'; "
+           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return web.Response(text=text, content_type="text/html", charset="utf-8",
+                        headers=_headers(csp))
+
+
+def add_widget_routes(app: web.Application, settings: Settings) -> None:
+    app.router.add_get("/chat", chat_page)
+    app.router.add_get("/exit", exit_page)
+    app.router.add_get("/widget/{name}", widget_file)
+    if settings.widget_demo:
+        app.router.add_get("/demo", demo_page)
