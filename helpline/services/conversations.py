@@ -135,9 +135,13 @@ class ConversationService:
         queue watchers get it as `joined`; it and those behind it get their place.
         Called once the new connection is bound to its conversation, so it misses
         nothing that follows."""
-        rank, _length, _score = await self.store.get_queue_place(conversation_id)
-        await self._queue_changed(rank, joined=[conversation_id] if rank is not None
-                                  else [], also=[conversation_id])
+        rank, _length, score = await self.store.get_queue_place(conversation_id)
+        if rank is None or score is None:
+            await self._queue_changed(None, also=[conversation_id])
+            return
+        entries = await self._queue_entries([(conversation_id, score)],
+                                            first_position=rank + 1)
+        await self._queue_changed(rank, joined=[conversation_id], entries=entries)
 
     async def announce_released(self, conversation_ids: Sequence[ConversationId]) -> None:
         """Several joined at once (`offline` ones when the helpline opened)."""
@@ -452,7 +456,8 @@ class ConversationService:
     async def _queue_changed(self, from_rank: int | None, *,
                              joined: Sequence[ConversationId] = (),
                              left: Sequence[ConversationId] = (),
-                             also: Sequence[ConversationId] = ()) -> None:
+                             also: Sequence[ConversationId] = (),
+                             entries: list[dict[str, Any]] | None = None) -> None:
         """Tell queue watchers what joined and left, and the waiting young people whose
         place changed their new place: those at `from_rank` (0 = first) and behind,
         where one joined or left; None when nobody's place changed. A young person is
@@ -469,7 +474,8 @@ class ConversationService:
                     "conversation_id": cid, "position": position, "queue_length": length,
                 })
         if joined or left:
-            entries = await self._joined_entries(joined)
+            if entries is None:
+                entries = await self._joined_entries(joined)
             if length is None:
                 length = (await self.store.get_queue_rank(left[0]))[1]
             await self.notifier.to_queue_watchers("queue", {
