@@ -88,6 +88,8 @@ class Decrypted:
     sender: str | None  # whom the signature belongs to ("you", a staff name, ...)
     text: str | None
     error: str | None = None  # a crypto error code when the body was refused
+    kind: str = "text"  # the plaintext's type: "text", "intake", "signal", ...
+    signal: str | None = None  # for kind "signal": which one ("cannot_talk")
 
 
 def open_record(reader: TranscriptReader, names: Mapping[bytes, str],
@@ -109,12 +111,15 @@ def open_record(reader: TranscriptReader, names: Mapping[bytes, str],
         if refusal is not None:
             return refused_record(envelope, refusal)
     plaintext = read_plaintext(message.plaintext)
-    text = plaintext.get("text") if plaintext["type"] == "text" else None
+    kind = plaintext["type"]
+    text = plaintext.get("text") if kind == "text" else None
+    signal = plaintext.get("signal") if kind == "signal" else None
     return Decrypted(
         seq=int(envelope["seq"]), sender_role=str(envelope["sender_role"]),
         sent_at=int(envelope["sent_at"]),
         sender=names.get(bytes.fromhex(message.sender_fingerprint)),
-        text=text if isinstance(text, str) else f"[{plaintext['type']}]",
+        text=text if isinstance(text, str) else f"[{kind}]",
+        kind=kind, signal=signal if isinstance(signal, str) else None,
     )
 
 

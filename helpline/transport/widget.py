@@ -133,7 +133,7 @@ def loader_integrity() -> str:
     return "sha384-" + base64.b64encode(digest).decode()
 
 
-def snippet(settings: Settings, server: str, origin: str) -> str:
+def snippet(settings: Settings, server: str, origin: str, look: str = "default") -> str:
     """The one script tag a partner site adds (README, "The widget")."""
     attrs = {
         "src": f"{origin}/widget/loader.js",
@@ -144,7 +144,7 @@ def snippet(settings: Settings, server: str, origin: str) -> str:
         "data-fingerprint": settings.pinned_fingerprint,
         "data-language": "",
         "data-campaign": "",
-        "data-look": "default",
+        "data-look": look,
     }
     return "<script " + " ".join(
         f'{k}="{html.escape(v, quote=True)}"' for k, v in attrs.items()) + "></script>"
@@ -154,7 +154,9 @@ async def demo_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     origin = widget_origin(settings, request)
     server = _self_origin(request)
-    tag = snippet(settings, server, origin)
+    # /demo?look=disguise shows the look for when someone may be watching.
+    look = "disguise" if request.query.get("look") == "disguise" else "default"
+    tag = snippet(settings, server, origin, look)
     body = ('<main><h1>Demo partner site</h1>'
             "<p>This page stands for a partner's website. The helpline's snippet below "
             "draws the chat button and the quick-exit button; the chat itself runs in a "

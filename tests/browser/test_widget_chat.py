@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from playwright.async_api import Page
 
 from helpline.client import StaffClient
+from helpline.domain.roles import Role
 from tests.browser.conftest import (
     Browser,
     axe,
@@ -33,6 +34,18 @@ async def _texts(counsellor: StaffClient, cid: str, want: str, timeout: float = 
             return
         assert asyncio.get_running_loop().time() < deadline, await counsellor.read(cid)
         await asyncio.sleep(0.2)
+
+
+async def _until(check: object, why: str, timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():  # type: ignore[operator]
+        assert loop.time() < deadline, why
+        await asyncio.sleep(0.2)
+
+
+async def _signals(counsellor: StaffClient, cid: str) -> list[str | None]:
+    return [m.signal for m in await counsellor.read(cid) if m.kind == "signal"]
 
 
 async def _screen(page: Page, name: str) -> None:
@@ -88,6 +101,8 @@ async def test_intake_queue_and_a_chat_both_ways_with_a_counsellor(
     # "I can't talk freely" goes inside the encrypted channel.
     await page.locator("#cannot-talk").click()
     await page.get_by_text("De hulpverlener weet dat je nu niet vrij kunt praten.").wait_for()
+    await _until(lambda: _signals(counsellor, cid), "the counsellor got no signal")
+    assert await _signals(counsellor, cid) == ["cannot_talk"]
     # Someone walks in: the conversation blurs until tapped.
     await page.evaluate("window.dispatchEvent(new Event('blur'))")
     await page.get_by_role("button", name="Tik om de chat te tonen").wait_for()
@@ -231,3 +246,140 @@ async def test_a_team_key_the_pinned_key_did_not_sign_opens_nothing(
     assert await page.locator("#compose").count() == 0
     assert await page.locator(".choices button").count() == 0  # no intake: nothing opened
     assert await counsellor.queue() == []
+
+
+async def test_a_reload_mid_chat_comes_back_with_the_history_and_leaves_nothing_on_disk(
+    harness: Harness, browser: Browser
+) -> None:
+    srv, page, counsellor, cid = await _into_chat(harness, browser)
+    await page.get_by_label("Bericht").fill(TO_COUNSELLOR)
+    await page.get_by_role("button", name="Versturen").click()
+    await _texts(counsellor, cid, TO_COUNSELLOR)
+    await counsellor.send_text(cid, TO_YOUTH)
+    await page.locator(".messages li.theirs", has_text=TO_YOUTH).wait_for()
+    saved = await page.evaluate("window.name")
+    assert saved.startswith("helpline-tab-1:")
+    await page.reload()
+    await _screen(page, "chat")
+    # Both messages back, decrypted, each once.
+    await page.locator(".messages li.theirs", has_text=TO_YOUTH).wait_for()
+    assert await page.locator(".messages li", has_text=TO_COUNSELLOR).count() == 1
+    assert await page.locator(".messages li", has_text=TO_YOUTH).count() == 1
+    assert "paspoort" not in (await page.evaluate("location.href"))
+    # The chat goes on both ways: the counsellor reads what is sent after the reload.
+    after = "ben je er nog?"
+    await page.get_by_label("Bericht").fill(after)
+    await page.get_by_role("button", name="Versturen").click()
+    await _texts(counsellor, cid, after)
+    read = await counsellor.read(cid)
+    assert [m.error for m in read] == [None] * len(read)
+    assert [m.text for m in read if m.kind == "text"] == [TO_COUNSELLOR, TO_YOUTH, after]
+    await counsellor.send_text(cid, "Ja, ik ben er.")
+    await page.locator(".messages li.theirs", has_text="Ja, ik ben er.").wait_for()
+    # What the tab kept is memory only: never on disk, and gone after quick exit.
+    token_secret = saved.split('"token":"')[1].split('"')[0].split(".")[1]
+    for _ in range(3):
+        await page.keyboard.press("Escape")
+    await page.wait_for_url(f"{srv.url}/healthz")
+    assert await page.evaluate("window.name") == ""
+    await browser.context.close()
+    needles = [token_secret.encode(), token_secret.encode("utf-16-le"), TO_YOUTH.encode(),
+               TO_YOUTH.encode("utf-16-le")]
+    assert profile_files_mentioning(browser.profile, needles) == []
+
+
+async def test_the_police_read_only_from_the_yes_the_sign_shows_it_and_withdraw_rekeys(
+    harness: Harness, browser: Browser
+) -> None:
+    _srv, page, counsellor, cid = await _into_chat(harness, browser)
+    police = await harness.secure_staff("agent-jansen", Role.POLICE)
+    await page.get_by_label("Bericht").fill(TO_COUNSELLOR)
+    await page.get_by_role("button", name="Versturen").click()
+    await _texts(counsellor, cid, TO_COUNSELLOR)
+    await counsellor.offer_handover(cid)
+    await _screen(page, "offer")
+    await page.get_by_label("Ook de eerdere berichten delen").uncheck()
+    no_history = "De eerdere berichten van deze chat kan de politie niet lezen."
+    await page.get_by_text(no_history).wait_for()
+    await page.get_by_role("button", name="Ja", exact=True).click()
+    await _screen(page, "chat")
+    readers = page.locator("#readers")
+    await readers.filter(has_text="het team van de hulplijn en de politie").wait_for()
+    await counsellor.wait_for("handover", lambda d: d["handover"] == "consented")
+    await police.police_join(cid)
+    await page.get_by_text("Er is een politieagent in deze chat").wait_for()
+    assert await axe(page) == []
+    await shot(page, "police-joined")
+    to_police = "ik wil aangifte doen"
+    await page.get_by_label("Bericht").fill(to_police)
+    await page.get_by_role("button", name="Versturen").click()
+    await police.wait_until(lambda: len(police.messages(cid)) == 1)
+    # Only what came after the yes: not the message from before it.
+    assert [m.text for m in await police.read(cid)] == [to_police]
+    await police.send_text(cid, "Ik ben agent Jansen.")
+    await page.locator(".messages li.theirs", has_text="Ik ben agent Jansen.").wait_for()
+    # Withdraw in one tap: the officer is out and the next message is for the team alone.
+    await page.get_by_role("button", name="Stop toegang politie").click()
+    await page.wait_for_function(
+        "!document.getElementById('readers').textContent.includes('politie')")
+    assert (await readers.text_content() or "").endswith("het team van de hulplijn")
+    assert await page.locator("#officer-in").count() == 0
+    await police.wait_for("handover", lambda d: d["handover"] == "withdrawn")
+    private = "alleen voor jou"
+    await page.get_by_label("Bericht").fill(private)
+    await page.get_by_role("button", name="Versturen").click()
+    await _texts(counsellor, cid, private)
+    assert await counsellor.readers(cid) == ["team"]
+    keys = await counsellor.conversation_keys(cid)
+    assert police.keyring is not None
+    assert keys["epoch"] not in police.keyring.verified_epochs(cid, keys).keys
+
+
+async def test_a_destroyed_return_code_opens_nothing_in_a_fresh_browser(
+    harness: Harness, browser: Browser, tmp_path: Path
+) -> None:
+    srv, page, counsellor, cid = await _into_chat(harness, browser)
+    await counsellor.send_text(cid, TO_YOUTH)
+    await page.locator(".messages li.theirs", has_text=TO_YOUTH).wait_for()
+    await page.get_by_role("button", name="Terugkeercode vragen").click()
+    await _screen(page, "code")
+    code = " ".join(await page.locator("#code-words span").all_text_contents())
+    await page.get_by_role("button", name="Mijn terugkeercode vernietigen").click()
+    await _screen(page, "chat")
+    await page.get_by_text("De terugkeercode werkt niet meer.").wait_for()
+    p, other = await new_browser(tmp_path, "other-device", locale="nl-NL")
+    try:
+        page2 = await other.page()
+        await page2.goto(f"{srv.url}/chat")
+        await page2.get_by_role("button", name="Ik heb een terugkeercode").click()
+        await page2.get_by_label("Terugkeercode (woorden met spaties ertussen)").fill(code)
+        await page2.get_by_role("button", name="Openen").click()
+        await page2.get_by_role("alert").wait_for(timeout=30_000)
+        assert await page2.locator(".messages li").count() == 0
+        assert await page2.locator('#app[data-screen="enter-code"]').count() == 1
+    finally:
+        await close_browser(p, other)
+
+
+async def test_text_at_200_percent_on_a_360_px_phone_still_fits_and_works(
+    harness: Harness, browser: Browser
+) -> None:
+    _srv, page, counsellor, cid = await _into_chat(harness, browser)
+    await counsellor.send_text(cid, TO_YOUTH)
+    message = page.locator(".messages li.theirs .text", has_text=TO_YOUTH)
+    await message.wait_for()
+    before = await message.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    # The browser's text size at 200% (the widget sizes everything in rem).
+    await page.evaluate("document.documentElement.style.fontSize = '200%'")
+    after = await message.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+    assert after == 2 * before
+    assert await page.evaluate(
+        "document.documentElement.scrollWidth <= window.innerWidth"), "scrolls sideways"
+    width = await page.evaluate("window.innerWidth")
+    for target in ("#quick-exit", "#compose", ".compose button[type=submit]", "#cannot-talk"):
+        box = await page.locator(target).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, target
+    await page.get_by_label("Bericht").fill("groot")
+    await page.get_by_role("button", name="Versturen").click()
+    await _texts(counsellor, cid, "groot")
+    await shot(page, "chat-text-200")

@@ -261,3 +261,41 @@ async def test_keyboard_only_reaches_start_and_quick_exit_with_visible_focus(
         assert info[1] != "none" and info[2] != "0px", info
     assert "quick-exit" in reached and "start" in reached, reached
     assert reached.index("quick-exit") < reached.index("start")
+
+
+async def test_the_disguise_look_shows_a_neutral_launcher_and_title(
+    harness: Harness, browser: Browser
+) -> None:
+    srv = widget_server(harness)
+    page = await browser.page()
+    await page.goto(f"{srv.url}/demo?look=disguise")
+    launcher = page.get_by_role("button", name="Notities")
+    await launcher.wait_for()
+    assert await page.get_by_role("button", name="Chat met ons").count() == 0
+    await shot(page, "disguise-launcher")
+    await launcher.click()
+    handle = await page.wait_for_selector("iframe")
+    assert await handle.get_attribute("title") == "Notities"
+    frame = await handle.content_frame()
+    assert frame is not None
+    await frame.get_by_role("button", name="Start de chat").wait_for()
+    assert await frame.evaluate("document.title") == "Notities"
+    assert await frame.locator(".brand").text_content() == "Notities"
+    await shot(page, "disguise-open")
+
+
+async def test_motion_is_off_when_the_young_person_asks_for_reduced_motion(
+    harness: Harness, browser: Browser
+) -> None:
+    srv = widget_server(harness)
+    page = await browser.page()
+    durations = {}
+    for motion in ("no-preference", "reduce"):
+        await page.emulate_media(reduced_motion=motion)  # type: ignore[arg-type]
+        await page.goto(f"{srv.url}/chat")
+        await page.get_by_role("button", name="Start de chat").wait_for()
+        # The blur that hides the chat when someone walks in is the widget's one motion.
+        durations[motion] = await page.evaluate(
+            "(() => { const m = document.getElementById('main'); m.classList.add('blurred');"
+            " return getComputedStyle(m).transitionDuration; })()")
+    assert durations == {"no-preference": "0.15s", "reduce": "0s"}

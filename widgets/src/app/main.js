@@ -1,8 +1,11 @@
 // The young person's chat app: at /chat as a full page, and inside the loader's iframe.
 // Plain DOM. Every key and every plaintext lives in memory here (YouthChat, W1's engine);
-// nothing goes into cookies, Web Storage, IndexedDB, caches or the URL.
+// nothing goes into cookies, Web Storage, IndexedDB, caches or the URL. On the full page
+// (/chat) the tab's own window.name holds what a reload needs to come back (the resume
+// token and the keys): memory of this tab only, never written to disk, emptied on end and
+// on quick exit (docs/security.md, "A reload mid-chat").
 import { io } from "socket.io-client";
-import { YouthChat } from "../chat/client.js";
+import { YouthChat, isTabState } from "../chat/client.js";
 import { LANGUAGES, loadStrings, pickLanguage } from "./i18n.js";
 import { h, clear } from "./dom.js";
 
@@ -16,6 +19,9 @@ const state = {
   campaign: "", urgent: false, deferredOffer: null, typing: false, blurred: false, notice: "", code: null,
   signalled: false, offerShare: true, error: "",
 };
+// Read before anything renders: a reload of this tab mid-chat comes back from it.
+const savedTab = !embedded && isTabState(window.name) ? window.name : null;
+if (savedTab) state.screen = "resuming";
 let typingTimer = 0;
 // One live region that outlives re-rendering: new messages are read out from here.
 const live = h("div", { id: "live", class: "sr-only", "aria-live": "polite", role: "status" });
@@ -58,6 +64,7 @@ async function setLanguage(code) {
 async function quickExit(fromHost = false) {
   if (state.exiting) return;
   state.exiting = true;
+  forgetTab();
   const chat = state.chat;
   state.chat = null;
   document.body.replaceChildren();
@@ -147,6 +154,34 @@ async function returnCodes() {
   return codeModule;
 }
 
+// -- a reload mid-chat ------------------------------------------------------------------------
+// Only the top-level chat page: an iframe's name is its host page's to see and set, and a
+// reloaded host page makes a new iframe anyway (the return code is the way back there).
+function rememberTab() {
+  if (embedded || state.exiting || state.screen === "resuming") return; // keep it until it is read
+  const chat = state.chat;
+  const going = chat && chat.state !== "ended" && chat.state !== "closed";
+  const saved = (going && chat.tabState()) || "";
+  if (window.name !== saved) window.name = saved;
+}
+function forgetTab() {
+  if (!embedded) window.name = "";
+}
+
+async function resumeTab(saved) {
+  const chat = makeChat();
+  state.chat = chat;
+  try {
+    await chat.resumeFromTab(saved);
+  } catch {
+    chat.close();
+    state.chat = null;
+    state.error = state.t.resumeFailed;
+  }
+  state.screen = "start";
+  render(); // writes the tab's state again (or empties it)
+}
+
 // -- rendering -----------------------------------------------------------------------------
 function readersText() {
   const police = hasPolice();
@@ -176,6 +211,7 @@ function screenName() {
   const chat = state.chat;
   if (state.code) return "code";
   if (state.screen === "enter-code") return "enter-code";
+  if (state.screen === "resuming") return "resuming";
   if (!chat) return "start";
   if (chat.offer && chat.offer !== state.deferredOffer) return "offer";
   const s = chat.state;
@@ -190,6 +226,7 @@ function screenName() {
 function render() {
   const t = state.t;
   if (!t || state.exiting) return;
+  rememberTab();
   const root = document.getElementById("app");
   const name = screenName();
   root.dataset.screen = name;
@@ -198,7 +235,7 @@ function render() {
   for (const el of root.querySelectorAll("input[id], textarea[id]")) values[el.id] = el.value;
   const main = h("main", { id: "main", class: state.blurred ? "blurred" : "" });
   if (state.urgent) main.append(urgentBanner());
-  if (state.chat && name !== "start") {
+  if (state.chat && name !== "start" && name !== "resuming") {
     main.append(h("p", { class: "readers" + (hasPolice() ? " police" : ""), id: "readers" },
                   readersText()));
   }
@@ -272,6 +309,10 @@ const SCREENS = {
                     onclick: () => { state.screen = "enter-code"; render(); } }, t.haveCode),
       cover());
   },
+  resuming() {
+    return h("section", { "aria-labelledby": "r-title" },
+      h("h1", { id: "r-title" }, state.t.resuming), h("p", { role: "status" }, state.t.resumingText));
+  },
   intake() {
     const t = state.t;
     const p = state.chat.prompt || { text: "", choices: [] };
@@ -305,7 +346,10 @@ const SCREENS = {
       h("h1", { id: "c-title", class: "sr-only" }, t.title),
       state.chat.offer ? h("button", { type: "button", class: "primary", onclick: () => {
         state.deferredOffer = null; render(); } }, t.offerTitle) : null,
-      hasPolice() ? h("p", { class: "officer" }, state.chat.handover === "joined" ? t.officerIn : t.readersPolice,
+      // The readers line above already says "team and police"; here: whether an officer
+      // is in the chat now, and the one-tap way out.
+      hasPolice() ? h("p", { class: "officer" },
+        state.chat.handover === "joined" ? h("span", { id: "officer-in" }, t.officerIn) : null,
         h("button", { type: "button", onclick: () => act(() => state.chat.withdrawHandover()) }, t.withdraw))
         : null,
       messageList(),
@@ -323,7 +367,7 @@ const SCREENS = {
     const o = state.chat.offer || {};
     const until = o.expiresAt ? o.expiresAt * 1000 : null;
     const share = h("input", { type: "checkbox", id: "share", checked: state.offerShare,
-                               onchange: (e) => { state.offerShare = e.target.checked; } });
+                               onchange: (e) => { state.offerShare = e.target.checked; render(); } });
     const answer = (accept) => act(() => state.chat.answerHandover({ accept, shareHistory: accept && state.offerShare }));
     return h("section", { "aria-labelledby": "o-title", class: "offer" },
       h("h1", { id: "o-title" }, t.offerTitle),
@@ -384,3 +428,4 @@ if (options) {
 document.body.classList.toggle("disguise", state.look === "disguise");
 await setLanguage(pickLanguage((options && options.language) || "", page.language || "nl"));
 toHost({ type: "hl:ready", exitUrl: page.exitUrl });
+if (savedTab) resumeTab(savedTab);

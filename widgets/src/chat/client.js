@@ -18,8 +18,9 @@
 import {
   CryptoError, YouthKeyring, b64urlDecode, b64urlEncode, epochStatementFromWire,
   readPlaintext, signConsent, consentToWire, staffRefusalAt, utf8, verifyEpochStatement,
-  verifyKeyStatement, wrapConversationKey, checkSendable, hexEncode,
+  verifyKeyStatement, wrapConversationKey, checkSendable, hexEncode, fromUtf8,
 } from "../crypto/index.js";
+import { codeWrapPayload, parseCodeWrapPayload, strictJsonParse } from "../crypto/codewrap.js";
 import { Transcript } from "./transcript.js";
 
 // Return codes (scrypt, the word list) load only when used: most young people never ask
@@ -34,6 +35,10 @@ export class ChatError extends Error {
     this.code = code;
   }
 }
+
+// What a reloaded tab gets back (docs/security.md, "A reload mid-chat"): a prefix, then JSON.
+const TAB_STATE = "helpline-tab-1:";
+const TAB_TOKEN = /^[A-Za-z0-9_.-]{1,200}$/;
 
 const UNBOUND_EVENTS = new Set(["keys", "open", "resume", "resume_code"]);
 const POLICE_GONE = new Set(["left", "ended", "expired", "withdrawn"]);
@@ -582,11 +587,47 @@ export class YouthChat extends EventTarget {
     const keys = await deriveCodeKeys(code.trim().toLowerCase()); // invalid_return_code stops here
     await this.connect();
     const r = await this._call("resume_code", { lookup: keys.lookup, proof: b64urlEncode(keys.proof) });
+    if (!r.code_wrap) throw new ChatError("no_code_wrap", "the server holds no keys for this code");
+    const contents = await unwrapWithCode(b64urlDecode(r.code_wrap), keys, r.conversation_id);
+    this._resumeToken = r.resume_token;
+    this._codeKeys = keys;
+    return this._restore(r, contents);
+  }
+
+  /**
+   * What this tab needs to come back after a reload: the resume token, the keys (the
+   * same contents as a code wrap) and, when a return code was made here, that code's
+   * derived key, so later epochs still reach its wrap. One string, meant for
+   * `window.name` of the chat's own top-level page (memory of this tab, gone with it);
+   * null when there is nothing to come back to.
+   */
+  tabState() {
+    const ring = this._keyring;
+    if (this._closed || !this._conversationId || !this._resumeToken || !ring.signing || !ring.epochKeys.size) return null;
+    const keys = fromUtf8(codeWrapPayload({ signingSeed: ring.signing.seed, epoch: ring.epoch, epochKeys: ring.epochKeys, police: this._policeState }));
+    const code = this._codeKeys ? { lookup: this._codeKeys.lookup, master: b64urlEncode(this._codeKeys.master) } : null;
+    return TAB_STATE + JSON.stringify({ token: this._resumeToken, keys, code });
+  }
+
+  /** Come back after a reload of this tab, from what tabState() returned before it. */
+  async resumeFromTab(saved) {
+    if (this._conversationId) throw new ChatError("already_open", "this chat has a conversation");
+    const { token, contents, code } = parseTabState(saved); // bad_tab_state stops here
+    await this.connect();
+    const r = await this._call("resume", { resume_token: token, last_seq: 0 });
+    this._resumeToken = token;
+    if (code) {
+      const { codeKeysFromMaster } = await returnCodes();
+      this._codeKeys = await codeKeysFromMaster(code.lookup, b64urlDecode(code.master));
+    }
+    return this._restore(r, contents);
+  }
+
+  /** Bound again (by a code or a reload): read the whole transcript, then the keys. */
+  async _restore(r, contents) {
     const cid = r.conversation_id;
     this._conversationId = cid;
-    this._resumeToken = r.resume_token;
     this._setBound(true);
-    this._codeKeys = keys;
     this._setState(r.state);
     this._position = r.position ?? 0;
     this._queueLength = r.queue_length ?? 0;
@@ -597,8 +638,6 @@ export class YouthChat extends EventTarget {
       for (const env of page.messages) this._transcript.add(env);
       if (!page.more || !page.messages.length) break;
     }
-    if (!r.code_wrap) throw new ChatError("no_code_wrap", "the server holds no keys for this code");
-    const contents = await unwrapWithCode(b64urlDecode(r.code_wrap), keys, cid);
     const ring = this._keyring;
     await ring.restore(cid, contents.signingSeed, contents.epochKeys, contents.epoch, 0);
     this._team = await ring.trustedTeamKey(await this._call("keys"), now());
@@ -813,6 +852,22 @@ export class YouthChat extends EventTarget {
   _error(e, code) {
     this._emit("error", { code: code ?? e?.code ?? "error", message: String(e?.message ?? e) });
   }
+}
+
+/** Whether a string looks like what tabState() returns (checked in full on resume). */
+export const isTabState = (saved) => typeof saved === "string" && saved.startsWith(TAB_STATE);
+
+function parseTabState(saved) {
+  const bad = () => { throw new ChatError("bad_tab_state", "nothing to come back to in this tab"); };
+  if (typeof saved !== "string" || !saved.startsWith(TAB_STATE)) bad();
+  let data;
+  try { data = strictJsonParse(saved.slice(TAB_STATE.length)); } catch { bad(); }
+  if (!data || typeof data.token !== "string" || !TAB_TOKEN.test(data.token) || typeof data.keys !== "string") bad();
+  const code = data.code ?? null;
+  if (code !== null && (typeof code.lookup !== "string" || typeof code.master !== "string")) bad();
+  try {
+    return { token: data.token, contents: parseCodeWrapPayload(utf8(data.keys)), code };
+  } catch { return bad(); }
 }
 
 function refusedEntry(env, code) {

@@ -70,4 +70,7 @@ export default {
   keyError: "The connection could not be verified. Nothing was sent.",
   close: "Minimise",
   unreadable: "This message could not be read safely.",
+  resuming: "Opening your chat again",
+  resumingText: "One moment: your messages are being fetched and decrypted.",
+  resumeFailed: "Your earlier chat could not be opened again. If you have a return code, you can use it.",
 };

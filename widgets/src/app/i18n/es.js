@@ -70,4 +70,7 @@ export default {
   keyError: "No se pudo verificar la conexión. No se envió nada.",
   close: "Minimizar",
   unreadable: "Este mensaje no se pudo leer de forma segura.",
+  resuming: "Abriendo tu chat de nuevo",
+  resumingText: "Un momento: estamos recuperando y descifrando tus mensajes.",
+  resumeFailed: "No se pudo volver a abrir tu chat anterior. Si tienes un código de regreso, puedes usarlo.",
 };

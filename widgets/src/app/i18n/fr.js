@@ -70,4 +70,7 @@ export default {
   keyError: "La connexion n’a pas pu être vérifiée. Rien n’a été envoyé.",
   close: "Réduire",
   unreadable: "Ce message n’a pas pu être lu de façon sûre.",
+  resuming: "Réouverture de ta conversation",
+  resumingText: "Un instant : tes messages sont récupérés et déchiffrés.",
+  resumeFailed: "Ta conversation précédente n'a pas pu être rouverte. Si tu as un code de retour, tu peux l'utiliser.",
 };

@@ -70,4 +70,7 @@ export default {
   keyError: "De verbinding kon niet worden gecontroleerd. Er is niets verstuurd.",
   close: "Verkleinen",
   unreadable: "Dit bericht kon niet veilig worden gelezen.",
+  resuming: "Je chat wordt weer geopend",
+  resumingText: "Even geduld: je berichten worden opgehaald en ontsleuteld.",
+  resumeFailed: "Je vorige chat kon niet opnieuw worden geopend. Heb je een terugkeercode? Dan kun je die gebruiken.",
 };

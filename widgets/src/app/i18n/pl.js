@@ -70,4 +70,7 @@ export default {
   keyError: "Nie udało się zweryfikować połączenia. Nic nie zostało wysłane.",
   close: "Zminimalizuj",
   unreadable: "Tej wiadomości nie dało się bezpiecznie odczytać.",
+  resuming: "Ponowne otwieranie czatu",
+  resumingText: "Chwileczkę: twoje wiadomości są pobierane i odszyfrowywane.",
+  resumeFailed: "Nie udało się ponownie otworzyć poprzedniego czatu. Jeśli masz kod powrotu, możesz go użyć.",
 };

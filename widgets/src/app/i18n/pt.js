@@ -70,4 +70,7 @@ export default {
   keyError: "Não foi possível verificar a ligação. Nada foi enviado.",
   close: "Minimizar",
   unreadable: "Esta mensagem não pôde ser lida com segurança.",
+  resuming: "A abrir o teu chat de novo",
+  resumingText: "Um momento: as tuas mensagens estão a ser obtidas e decifradas.",
+  resumeFailed: "Não foi possível abrir de novo o teu chat anterior. Se tens um código de regresso, podes usá-lo.",
 };

@@ -70,4 +70,7 @@ export default {
   keyError: "Conexiunea nu a putut fi verificată. Nu s-a trimis nimic.",
   close: "Minimizează",
   unreadable: "Acest mesaj nu a putut fi citit în siguranță.",
+  resuming: "Chatul tău se redeschide",
+  resumingText: "O clipă: mesajele tale sunt preluate și decriptate.",
+  resumeFailed: "Chatul tău anterior nu a putut fi redeschis. Dacă ai un cod de întoarcere, îl poți folosi.",
 };
