@@ -4,6 +4,7 @@ played by helpline.client (StaffClient with its own keyring), both decrypting.""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -383,3 +384,37 @@ async def test_text_at_200_percent_on_a_360_px_phone_still_fits_and_works(
     await page.get_by_role("button", name="Versturen").click()
     await _texts(counsellor, cid, "groot")
     await shot(page, "chat-text-200")
+
+
+async def test_a_dropped_network_reconnects_by_itself_and_loses_or_repeats_nothing(
+    harness: Harness, browser: Browser
+) -> None:
+    srv, page, counsellor, cid = await _into_chat(harness, browser)
+    await page.get_by_label("Bericht").fill(TO_COUNSELLOR)
+    await page.get_by_role("button", name="Versturen").click()
+    await _texts(counsellor, cid, TO_COUNSELLOR)
+    # The phone loses its network (the socket drops); both sides write meanwhile.
+    await browser.context.set_offline(True)
+    await page.get_by_text("Verbinding weg. Opnieuw verbinden…").wait_for(timeout=15_000)
+    await shot(page, "connection-lost")
+    while_away = "ik zit in de trein, slecht bereik"
+    await page.get_by_label("Bericht").fill(while_away)
+    await page.get_by_role("button", name="Versturen").click()
+    waiting = page.locator(".messages li.mine", has_text=while_away)
+    assert await waiting.locator(".status").text_content() == "wordt verstuurd"
+    await counsellor.send_text(cid, TO_YOUTH)
+    await asyncio.sleep(1)
+    assert await page.locator(".messages li.theirs", has_text=TO_YOUTH).count() == 0
+    # The network comes back: it reconnects, resumes, sends what waited.
+    await browser.context.set_offline(False)
+    await page.locator(".messages li.theirs", has_text=TO_YOUTH).wait_for(timeout=20_000)
+    await _texts(counsellor, cid, while_away, timeout=20)
+    await waiting.locator(".status", has_text=re.compile("^verstuurd$")).wait_for()
+    assert await page.get_by_text("Verbinding weg. Opnieuw verbinden…").count() == 0
+    # Each message exactly once on both sides, in order.
+    for text in (TO_COUNSELLOR, while_away, TO_YOUTH):
+        assert await page.locator(".messages li", has_text=text).count() == 1, text
+    read = [m.text for m in await counsellor.read(cid) if m.kind == "text"]
+    assert sorted(read) == sorted([TO_COUNSELLOR, while_away, TO_YOUTH])
+    assert len(read) == 3
+    assert hosts(browser.requests) == {urlsplit(srv.url).netloc}

@@ -269,6 +269,13 @@ function notice() {
   return text ? h("p", { class: "notice", role: "status" }, text) : null;
 }
 
+// While the network is gone: say so, and that what is typed waits and goes out by itself.
+function connection() {
+  const chat = state.chat;
+  return chat && chat.conversationId && !chat.online
+    ? h("p", { class: "notice connection", role: "status" }, state.t.offline) : null;
+}
+
 function cover() {
   const t = state.t;
   return h("details", { class: "cover" }, h("summary", {}, t.coverTitle), h("p", {}, t.coverText));
@@ -338,7 +345,7 @@ const SCREENS = {
     return h("section", { "aria-labelledby": "q-title" },
       h("h1", { id: "q-title" }, t.queueTitle),
       n ? h("p", { class: "position", role: "status" }, t.queuePosition.replace("{n}", n)) : null,
-      h("p", {}, t.queueHonest), notice(), messageList(), composer(), endButton(), cover());
+      h("p", {}, t.queueHonest), connection(), notice(), messageList(), composer(), endButton(), cover());
   },
   chat() {
     const t = state.t;
@@ -352,7 +359,7 @@ const SCREENS = {
         state.chat.handover === "joined" ? h("span", { id: "officer-in" }, t.officerIn) : null,
         h("button", { type: "button", onclick: () => act(() => state.chat.withdrawHandover()) }, t.withdraw))
         : null,
-      messageList(),
+      connection(), messageList(),
       state.typing ? h("p", { class: "typing", "aria-live": "polite" }, t.typing) : null,
       composer(),
       h("div", { class: "row" },
@@ -383,7 +390,7 @@ const SCREENS = {
   offline() {
     const t = state.t;
     return h("section", { "aria-labelledby": "off-title" },
-      h("h1", { id: "off-title" }, t.offlineTitle), notice(), h("p", {}, t.offlineText),
+      h("h1", { id: "off-title" }, t.offlineTitle), connection(), notice(), h("p", {}, t.offlineText),
       messageList(), composer(),
       h("button", { type: "button", class: "primary", onclick: getCode }, t.getCode), cover());
   },
