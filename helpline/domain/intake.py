@@ -22,6 +22,14 @@ TOPIC_TO_FORM = {"criminal": "criminal", "sexual": "sexual", "labour": "labour",
 TEXT_KEYS = ("greeting", "skip", "done", "urgent", "offline", "return_code",
              "invalid_choice", "invited")
 STEP_IDS = ("age", "topic", "danger", "story")
+# Arabic short vowels, shadda, sukun, dagger alef and tatweel are optional in writing:
+# the urgent-word lists are written without them, and typed text is read without them.
+ARABIC_MARKS = re.compile("[\u0640\u064b-\u065f\u0670]")
+
+
+def urgent_form(text: str) -> str:
+    """How text and urgent words are compared: lowercase, no Arabic vowel marks."""
+    return ARABIC_MARKS.sub("", text.lower())
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ class Script:
         return self.steps[position + 1] if position + 1 < len(ids) else None
 
     def is_urgent(self, text: str) -> bool:
-        lowered = text.lower()
+        lowered = urgent_form(text)
         return any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", lowered)
                    for word in self.urgent_words)
 
@@ -78,7 +86,7 @@ def parse_script(data: dict[str, Any]) -> Script:
     if tuple(s.id for s in steps) != STEP_IDS:
         raise ValueError(f"{data.get('language')}: steps must be {STEP_IDS}")
     return Script(str(data["language"]), str(data["name"]), dict(texts), steps,
-                  tuple(w.lower() for w in data["urgent_words"]))
+                  tuple(urgent_form(w) for w in data["urgent_words"]))
 
 
 def load_scripts() -> dict[str, Script]:
