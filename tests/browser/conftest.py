@@ -8,6 +8,7 @@ Screenshots go to tests/browser/artifacts/ (gitignored), one per screen at 360 p
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import sqlite3
@@ -195,3 +196,16 @@ def code_cache_urls(profile: Path, needle: bytes) -> list[str]:
                                                    rb"/[\x21-\x7e]*", data)]
     # Keys name the top-level site too ("http://host:port/"): only the scripts count.
     return sorted({u for u in urls if not u.endswith("/")})
+
+
+async def until_js(page: Page, expression: str, arg: Any = None, timeout: float = 15) -> Any:
+    """Poll `expression` (a JS function of `arg`) until it returns something truthy.
+
+    Not `page.wait_for_function`: its polling evaluates a string in the page, which the
+    widget's CSP (no 'unsafe-eval') refuses whenever the first check is false."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := await page.evaluate(expression, arg)):
+        assert loop.time() < deadline, f"never true: {expression}"
+        await asyncio.sleep(0.1)
+    return value

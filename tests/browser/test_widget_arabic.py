@@ -10,7 +10,14 @@ from pathlib import Path
 from playwright.async_api import Page
 
 from helpline.domain.roles import Role
-from tests.browser.conftest import axe, close_browser, new_browser, shot, widget_server
+from tests.browser.conftest import (
+    axe,
+    close_browser,
+    new_browser,
+    shot,
+    until_js,
+    widget_server,
+)
 from tests.conftest import Harness
 
 TO_COUNSELLOR = "أخذوا جواز سفري"
@@ -46,9 +53,9 @@ async def test_every_chat_screen_in_arabic_is_accessible(harness: Harness, tmp_p
         for _ in range(4):
             before = await page.locator("p.assistant").text_content()
             await page.locator(".choices button").first.click()
-            await page.wait_for_function(
-                "(t) => document.querySelector('p.assistant')?.textContent !== t "
-                "|| document.querySelector('#app').dataset.screen !== 'intake'", arg=before)
+            await until_js(
+                page, "(t) => document.querySelector('p.assistant')?.textContent !== t "
+                "|| document.querySelector('#app').dataset.screen !== 'intake'", before)
         # "Yes" to danger: the 112 banner, and first in line without the last question.
         await page.get_by_role("alert").filter(has_text="112").wait_for()
         await _screen(page, "queue")

@@ -20,6 +20,7 @@ from tests.browser.conftest import (
     new_browser,
     profile_files_mentioning,
     shot,
+    until_js,
     widget_server,
 )
 from tests.conftest import Harness, ServerProcess
@@ -321,8 +322,8 @@ async def test_the_police_read_only_from_the_yes_the_sign_shows_it_and_withdraw_
     await page.locator(".messages li.theirs", has_text="Ik ben agent Jansen.").wait_for()
     # Withdraw in one tap: the officer is out and the next message is for the team alone.
     await page.get_by_role("button", name="Stop toegang politie").click()
-    await page.wait_for_function(
-        "!document.getElementById('readers').textContent.includes('politie')")
+    await until_js(page, "() => !document.getElementById('readers').textContent"
+                   ".includes('politie')")
     assert (await readers.text_content() or "").endswith("het team van de hulplijn")
     assert await page.locator("#officer-in").count() == 0
     await police.wait_for("handover", lambda d: d["handover"] == "withdrawn")
