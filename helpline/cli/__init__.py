@@ -1,6 +1,7 @@
 """The `helpline` command: serve, manage staff accounts and keys, export transcripts.
 
     helpline serve [--host H] [--port P] [--demo]
+    helpline counsel [--user counsellor1] [--url URL]   (demo: a counsellor in the terminal)
     helpline users add NAME --role counsellor|supervisor|police|admin [--languages nl,en]
     helpline users list
     helpline users disable NAME
@@ -19,7 +20,7 @@
 Without REDIS_URL every command uses the embedded Redis in the data folder (starting
 it if no other helpline process has).
 
-One module per command group (`serve`, `users`, `keys`, `transcript`, `audit`,
+One module per command group (`serve`, `counsel`, `users`, `keys`, `transcript`, `audit`,
 `stats`), each with its `add_parser` and `run`; `demo` holds `serve --demo`'s set-up
 and `common` what several groups share.
 """
@@ -32,7 +33,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from helpline.cli import audit, keys, serve, stats, transcript, users
+from helpline.cli import audit, counsel, keys, serve, stats, transcript, users
 from helpline.config import ConfigError, load_settings
 from helpline.crypto.errors import CryptoError
 from helpline.errors import HelplineError
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":  # runs its own event loop, until a signal
         return serve.run(settings, args)
     commands = {"users": users.run, "keys": keys.run, "transcript": transcript.run,
-                "audit": audit.run, "stats": stats.run}
+                "audit": audit.run, "stats": stats.run, "counsel": counsel.run}
     if args.command in commands:
         try:
             return asyncio.run(commands[args.command](settings, args))
@@ -68,6 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     # The order of `helpline --help`.
-    for group in (serve, users, keys, stats, audit, transcript):
+    for group in (serve, counsel, users, keys, stats, audit, transcript):
         group.add_parser(sub)
     return parser

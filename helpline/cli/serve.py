@@ -82,6 +82,7 @@ async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
         print(f"demo keys: signing fingerprint {signing_fp}", flush=True)
         print(f"  device keys of the demo accounts: {settings.data_dir / 'demo-devices'}",
               flush=True)
+        print("play a counsellor in another terminal: .venv/bin/helpline counsel", flush=True)
     await stop.wait()
     await runner.cleanup()
     return 0
