@@ -116,6 +116,8 @@ def hosts(urls: list[str]) -> set[str]:
 
 async def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
+    # From the top: a full-page shot of a scrolled page draws the sticky header midway.
+    await page.evaluate("window.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
