@@ -214,9 +214,13 @@ def _exit_url(raw: str) -> str:
 
 
 def _fingerprint(raw: str) -> str:
-    if len(raw) > 128 or not raw.replace(":", "").replace("-", "").isalnum():
-        raise ValueError("must be a key fingerprint (as `helpline keys` prints it)")
-    return raw
+    # Written into /chat as is, and the widget takes only 64 lowercase hex digits: so
+    # normalise here (colons, dashes, capitals as people copy them) or refuse at start.
+    hexed = raw.replace(":", "").replace("-", "").lower()
+    if len(hexed) != 64 or any(c not in "0123456789abcdef" for c in hexed):
+        raise ValueError("must be a key fingerprint: 64 hex digits, as `helpline keys show` "
+                         "prints it")
+    return hexed
 
 
 def _fanout(raw: str) -> str:

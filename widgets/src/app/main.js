@@ -429,7 +429,11 @@ async function getCode() {
 const options = await hostOptions();
 if (options) {
   if (typeof options.fingerprint === "string" && options.fingerprint) state.fingerprint = options.fingerprint;
-  if (typeof options.campaign === "string") state.campaign = options.campaign.slice(0, 64);
+  // The server refuses `open` with a campaign code outside its pattern: a partner's typo
+  // must not cost the young person the chat, so such a code is dropped.
+  if (typeof options.campaign === "string" && /^[a-z0-9][a-z0-9-]{0,31}$/.test(options.campaign)) {
+    state.campaign = options.campaign;
+  }
   if (options.look === "disguise") state.look = "disguise";
 }
 document.body.classList.toggle("disguise", state.look === "disguise");
