@@ -34,7 +34,8 @@ class Settings:
     data_dir: Path = Path("var")
     key_prefix: str = "hl:"
     # Browser origins that may open a socket; None: this server's own origin
-    # (http://HOST:PORT and http://localhost:PORT), following --host and --port.
+    # (HELPLINE_PUBLIC_ORIGIN if set, else http://HOST:PORT and http://localhost:PORT,
+    # following --host and --port).
     allowed_origins: tuple[str, ...] | None = None
     # "local": one process delivers in memory; "redis": several processes share events.
     fanout: str = "local"
@@ -84,6 +85,10 @@ class Settings:
     # None: this server's own origin. A separate static origin means a compromised chat
     # server cannot swap the code that holds the keys (docs/security.md).
     widget_origin: str | None = None
+    # This server's own origin as browsers reach it ("https://chat.example.nl"); None:
+    # as the request says. Behind a TLS proxy the request says http://, and the pages
+    # would then name http:// and ws:// sources that an https:// page may not use.
+    public_origin: str | None = None
     # Host-page origins that may frame the widget (CSP frame-ancestors) and exchange
     # postMessage with it; empty: only this server's own pages (/demo).
     widget_hosts: tuple[str, ...] = ()
@@ -112,6 +117,8 @@ class Settings:
     def origins(self) -> tuple[str, ...]:
         if self.allowed_origins is not None:
             return self.allowed_origins
+        if self.public_origin is not None:
+            return (self.public_origin,)
         return (f"http://{self.host}:{self.port}", f"http://localhost:{self.port}")
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -327,6 +334,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         audit_checkpoint_file=(Path(env["HELPLINE_AUDIT_CHECKPOINT_FILE"])
                                if env.get("HELPLINE_AUDIT_CHECKPOINT_FILE") else None),
         widget_origin=_get(env, "HELPLINE_WIDGET_ORIGIN", _origin, d.widget_origin),
+        public_origin=_get(env, "HELPLINE_PUBLIC_ORIGIN", _origin, d.public_origin),
         widget_hosts=_get(env, "HELPLINE_WIDGET_HOSTS", _origins, d.widget_hosts),
         pinned_fingerprint=_get(env, "HELPLINE_PINNED_FINGERPRINT", _fingerprint,
                                 d.pinned_fingerprint),

@@ -29,3 +29,18 @@ async def test_the_chat_page_carries_the_normalised_fingerprint(harness: Harness
     async with aiohttp.ClientSession() as http, http.get(f"{srv.url}/chat") as r:
         page = await r.text()
     assert re.findall(r'data-fingerprint="([^"]*)"', page) == [FP]
+
+
+async def test_behind_a_tls_proxy_the_pages_name_the_public_https_origin(harness: Harness
+                                                                         ) -> None:
+    """The proxy talks plain http to the server; the browser is on https://."""
+    public = "https://chat.example.nl"
+    srv = widget_server(harness, HELPLINE_PUBLIC_ORIGIN=public, HELPLINE_ALLOWED_ORIGINS=public)
+    async with aiohttp.ClientSession() as http, http.get(f"{srv.url}/chat") as r:
+        page, csp = await r.text(), r.headers["Content-Security-Policy"]
+    assert re.findall(r'data-server="([^"]*)"', page) == [public]
+    assert f"{public}/widget/app.js" in page
+    assert "connect-src 'self' https://chat.example.nl wss://chat.example.nl;" in csp
+    assert re.findall(r'data-hosts="([^"]*)"', page) == [public]
+    assert "http://" not in csp and "ws://" not in csp
+    assert load_settings({"HELPLINE_PUBLIC_ORIGIN": public}).origins == (public,)

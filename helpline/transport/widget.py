@@ -39,12 +39,12 @@ BASE_HEADERS = {
 }
 
 
-def _self_origin(request: web.Request) -> str:
-    return f"{request.scheme}://{request.host}"
+def _self_origin(settings: Settings, request: web.Request) -> str:
+    return settings.public_origin or f"{request.scheme}://{request.host}"
 
 
 def widget_origin(settings: Settings, request: web.Request) -> str:
-    return settings.widget_origin or _self_origin(request)
+    return settings.widget_origin or _self_origin(settings, request)
 
 
 def _ws(origin: str) -> str:
@@ -61,7 +61,7 @@ def _frame_ancestors(settings: Settings) -> str:
 
 def _app_csp(settings: Settings, request: web.Request) -> str:
     origin = widget_origin(settings, request)
-    own = _self_origin(request)
+    own = _self_origin(settings, request)
     sources = " ".join(dict.fromkeys(("'self'", origin)))
     connect = " ".join(dict.fromkeys(("'self'", own, _ws(own))))
     return (f"default-src 'none'; script-src {sources}; style-src {sources}; "
@@ -85,11 +85,11 @@ async def chat_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     origin = widget_origin(settings, request)
     text = _page("Chat", {
-        "data-server": _self_origin(request),
+        "data-server": _self_origin(settings, request),
         "data-fingerprint": settings.pinned_fingerprint,
         "data-language": settings.default_language,
         "data-exit-url": settings.exit_url,
-        "data-hosts": " ".join((_self_origin(request), *settings.widget_hosts)),
+        "data-hosts": " ".join((_self_origin(settings, request), *settings.widget_hosts)),
     }, [f"{origin}/widget/app.js"], [f"{origin}/widget/style.css"],
         '<div id="app"><noscript>Deze chat heeft JavaScript nodig. '
         "This chat needs JavaScript.</noscript></div>")
@@ -124,7 +124,7 @@ async def widget_file(request: web.Request) -> web.Response:
         settings = request.app[SETTINGS]
         if settings.widget_origin:  # served to another origin's pages
             headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-            headers["Access-Control-Allow-Origin"] = _self_origin(request)
+            headers["Access-Control-Allow-Origin"] = _self_origin(settings, request)
     return web.Response(body=path.read_bytes(), headers=headers)
 
 
@@ -153,7 +153,7 @@ def snippet(settings: Settings, server: str, origin: str, look: str = "default")
 async def demo_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     origin = widget_origin(settings, request)
-    server = _self_origin(request)
+    server = _self_origin(settings, request)
     # /demo?look=disguise shows the look for when someone may be watching.
     look = "disguise" if request.query.get("look") == "disguise" else "default"
     tag = snippet(settings, server, origin, look)
