@@ -9,6 +9,7 @@ from helpline.config import Settings
 from helpline.services.accounts import AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationService
+from helpline.services.directory import Directory
 from helpline.services.handover import HandoverService
 from helpline.services.intake import IntakeService
 from helpline.services.retention import RetentionService
@@ -23,3 +24,5 @@ AUDIT = web.AppKey("audit", AuditLog)
 RETENTION = web.AppKey("retention", RetentionService)
 INTAKE = web.AppKey("intake", IntakeService)
 HANDOVER = web.AppKey("handover", HandoverService)
+# The console's reference data (canned answers, referrals), read and checked at start.
+DIRECTORY = web.AppKey("directory", Directory)

@@ -1,4 +1,6 @@
-"""HTTP routes: health, staff login and logout, and the headers every answer carries.
+"""HTTP routes: health, staff login and logout, the admin's audit log and statistics,
+the console's reference data (canned answers, referrals), and the headers every answer
+carries.
 
 Errors are JSON `{"error": {"code", "message"}}` with the status of the error class.
 Nothing about the caller (address, user agent) is logged or stored: the access log
@@ -15,15 +17,28 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, AUDIT, RETENTION, STORE
+from helpline.appkeys import ACCOUNTS, AUDIT, DIRECTORY, RETENTION, STORE
 from helpline.domain.audit import AuditAction
 from helpline.domain.roles import Role
+from helpline.domain.staff import Session
 from helpline.errors import Forbidden, HelplineError, InvalidPayload, Unauthorized, Unavailable
 from helpline.protocol import USERNAME, Str, parse
+from helpline.services.directory import (
+    DEFAULT_LANGUAGE,
+    KINDS,
+    QUERY_MAX,
+    REGIONS,
+    load_directory,
+)
 
 log = logging.getLogger("helpline.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Who may read what: canned answers are the chat's own texts (the roles that chat, and
+# admins, who look after them); referrals also help an officer who joined a chat.
+CANNED_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
+REFERRAL_ROLES = frozenset(Role)
 
 LOGIN_SPEC = {"username": Str(USERNAME, 32), "password": Str(max_len=256)}
 
@@ -121,6 +136,17 @@ async def logout(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def _staff(request: web.Request, roles: frozenset[Role]) -> Session:
+    """The live staff session of the request's bearer token, if its role is in `roles`."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized()
+    session = await request.app[ACCOUNTS].authenticate(token.strip())
+    if session.role not in roles:
+        raise Forbidden()
+    return session
+
+
 async def _admin(request: web.Request, read: AuditAction) -> None:
     """Only an admin's live session may read the audit log and the statistics; the
     read is itself audited (once per admin and window, services/audit.py)."""
@@ -140,6 +166,49 @@ def _int_query(request: web.Request, name: str, default: int, maximum: int) -> i
     if not raw.isdigit() or int(raw) > maximum:
         raise InvalidPayload(f"{name} must be a whole number up to {maximum}.")
     return int(raw)
+
+
+def _query(request: web.Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters, each at most once and none outside `allowed`."""
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        raise InvalidPayload(f"Unknown query parameter: {', '.join(unknown)}.")
+    out = {}
+    for name in allowed:
+        values = request.query.getall(name, [])
+        if len(values) > 1:
+            raise InvalidPayload(f"{name} may be given once.")
+        if values:
+            out[name] = values[0]
+    return out
+
+
+def _choice(args: dict[str, str], name: str, choices: tuple[str, ...]) -> str | None:
+    value = args.get(name)
+    if value is not None and value not in choices:
+        raise InvalidPayload(f"{name} must be one of: {', '.join(choices)}.")
+    return value
+
+
+async def canned_answers(request: web.Request) -> web.Response:
+    await _staff(request, CANNED_ROLES)
+    directory = request.app[DIRECTORY]
+    args = _query(request, ("language",))
+    language = _choice(args, "language", directory.languages) or DEFAULT_LANGUAGE
+    return web.json_response({"language": language, "languages": list(directory.languages),
+                              "answers": directory.canned(language)})
+
+
+async def referrals(request: web.Request) -> web.Response:
+    await _staff(request, REFERRAL_ROLES)
+    args = _query(request, ("region", "kind", "q"))
+    region, kind = _choice(args, "region", REGIONS), _choice(args, "kind", KINDS)
+    query = args.get("q", "").strip()
+    if len(query) > QUERY_MAX:
+        raise InvalidPayload(f"q may be at most {QUERY_MAX} characters.")
+    found = request.app[DIRECTORY].referrals(region, kind, query or None)
+    return web.json_response({"referrals": found, "regions": list(REGIONS),
+                              "kinds": list(KINDS)})
 
 
 async def audit_entries(request: web.Request) -> web.Response:
@@ -186,6 +255,8 @@ async def index(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
+    """The routes above; reads the console's data files (a broken one stops the start)."""
+    app[DIRECTORY] = load_directory()
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/login", login)
@@ -193,3 +264,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/audit", audit_entries)
     app.router.add_get("/api/audit/verify", audit_verify)
     app.router.add_get("/api/stats", stats_export)
+    app.router.add_get("/api/canned", canned_answers)
+    app.router.add_get("/api/referrals", referrals)
