@@ -16,12 +16,13 @@
     helpline audit verify [--checkpoints FILE] [--public-key HEX] | checkpoint | public-key
     helpline audit show [--start N] [--limit M]
     helpline stats export [--format csv|json]
+    helpline widget export DIR --server URL       (the widget for a separate static origin)
 
 Without REDIS_URL every command uses the embedded Redis in the data folder (starting
 it if no other helpline process has).
 
 One module per command group (`serve`, `counsel`, `users`, `keys`, `transcript`, `audit`,
-`stats`), each with its `add_parser` and `run`; `demo` holds `serve --demo`'s set-up
+`stats`, `widget`), each with its `add_parser` and `run`; `demo` holds `serve --demo`'s set-up
 and `common` what several groups share.
 """
 
@@ -33,7 +34,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from helpline.cli import audit, counsel, keys, serve, stats, transcript, users
+from helpline.cli import audit, counsel, keys, serve, stats, transcript, users, widget
 from helpline.config import ConfigError, load_settings
 from helpline.crypto.errors import CryptoError
 from helpline.errors import HelplineError
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":  # runs its own event loop, until a signal
         return serve.run(settings, args)
     commands = {"users": users.run, "keys": keys.run, "transcript": transcript.run,
-                "audit": audit.run, "stats": stats.run, "counsel": counsel.run}
+                "audit": audit.run, "stats": stats.run, "counsel": counsel.run,
+                "widget": widget.run}
     if args.command in commands:
         try:
             return asyncio.run(commands[args.command](settings, args))
@@ -69,6 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command")
     # The order of `helpline --help`.
-    for group in (serve, counsel, users, keys, stats, audit, transcript):
+    for group in (serve, counsel, users, keys, stats, audit, transcript, widget):
         group.add_parser(sub)
     return parser

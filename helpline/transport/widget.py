@@ -59,11 +59,9 @@ def _frame_ancestors(settings: Settings) -> str:
     return " ".join(("'self'", *settings.widget_hosts))
 
 
-def _app_csp(settings: Settings, request: web.Request) -> str:
-    origin = widget_origin(settings, request)
-    own = _self_origin(settings, request)
+def _app_csp(settings: Settings, server: str, origin: str) -> str:
     sources = " ".join(dict.fromkeys(("'self'", origin)))
-    connect = " ".join(dict.fromkeys(("'self'", own, _ws(own))))
+    connect = " ".join(dict.fromkeys(("'self'", server, _ws(server))))
     return (f"default-src 'none'; script-src {sources}; style-src {sources}; "
             f"img-src {sources}; connect-src {connect}; base-uri 'none'; form-action 'none'; "
             f"frame-ancestors {_frame_ancestors(settings)}")
@@ -81,30 +79,54 @@ def _page(title: str, body_attrs: dict[str, str], scripts: list[str], styles: li
             f"{links}{tags}</head><body{attrs}>{body}</body></html>")
 
 
-async def chat_page(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    origin = widget_origin(settings, request)
+def chat_document(settings: Settings, server: str, origin: str) -> tuple[str, dict[str, str]]:
+    """The /chat page and its headers, for the chat server `server` and the widget code
+    at `origin` (also written out for a separate static origin: cli/widget.py)."""
     text = _page("Chat", {
-        "data-server": _self_origin(settings, request),
+        "data-server": server,
         "data-fingerprint": settings.pinned_fingerprint,
         "data-language": settings.default_language,
         "data-exit-url": settings.exit_url,
-        "data-hosts": " ".join((_self_origin(settings, request), *settings.widget_hosts)),
+        "data-hosts": " ".join((server, *settings.widget_hosts)),
     }, [f"{origin}/widget/app.js"], [f"{origin}/widget/style.css"],
         '<div id="app"><noscript>Deze chat heeft JavaScript nodig. '
         "This chat needs JavaScript.</noscript></div>")
-    return web.Response(text=text, content_type="text/html", charset="utf-8",
-                        headers=_headers(_app_csp(settings, request)))
+    return text, _headers(_app_csp(settings, server, origin))
 
 
-async def exit_page(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
+def exit_document(settings: Settings) -> tuple[str, dict[str, str]]:
+    """The /exit page and its headers (Clear-Site-Data for the origin that serves it)."""
     text = _page("Chat", {"data-exit-url": settings.exit_url}, ["/widget/exit.js"], [], "")
     csp = (f"default-src 'none'; script-src 'self'; base-uri 'none'; form-action 'none'; "
            f"frame-ancestors {_frame_ancestors(settings)}")
-    return web.Response(text=text, content_type="text/html", charset="utf-8",
-                        headers=_headers(csp, **{
-                            "Clear-Site-Data": '"cache", "cookies", "storage"'}))
+    return text, _headers(csp, **{"Clear-Site-Data": '"cache", "cookies", "storage"'})
+
+
+def file_headers(name: str) -> dict[str, str]:
+    """The headers of a built file, wherever it is served from."""
+    headers = _headers("default-src 'none'; frame-ancestors 'none'",
+                       **{"Content-Type": CONTENT_TYPES[name.rsplit(".", 1)[1]]})
+    if name == "loader.js":
+        # Host pages load it cross-origin with integrity= and crossorigin (CORS, no
+        # credentials): anyone may read this public file.
+        headers["Access-Control-Allow-Origin"] = "*"
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return headers
+
+
+def _html(document: tuple[str, dict[str, str]]) -> web.Response:
+    text, headers = document
+    return web.Response(text=text, content_type="text/html", charset="utf-8", headers=headers)
+
+
+async def chat_page(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    return _html(chat_document(settings, _self_origin(settings, request),
+                               widget_origin(settings, request)))
+
+
+async def exit_page(request: web.Request) -> web.Response:
+    return _html(exit_document(request.app[SETTINGS]))
 
 
 async def widget_file(request: web.Request) -> web.Response:
@@ -112,19 +134,11 @@ async def widget_file(request: web.Request) -> web.Response:
     path = STATIC / name
     if not FILE_NAME.match(name) or not path.is_file():
         raise web.HTTPNotFound()
-    ext = name.rsplit(".", 1)[1]
-    headers = _headers("default-src 'none'; frame-ancestors 'none'",
-                       **{"Content-Type": CONTENT_TYPES[ext]})
-    if name == "loader.js":
-        # Host pages load it cross-origin with integrity= and crossorigin (CORS, no
-        # credentials): anyone may read this public file.
-        headers["Access-Control-Allow-Origin"] = "*"
+    headers = file_headers(name)
+    settings = request.app[SETTINGS]
+    if name != "loader.js" and settings.widget_origin:  # served to another origin's pages
         headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    else:
-        settings = request.app[SETTINGS]
-        if settings.widget_origin:  # served to another origin's pages
-            headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-            headers["Access-Control-Allow-Origin"] = _self_origin(settings, request)
+        headers["Access-Control-Allow-Origin"] = _self_origin(settings, request)
     return web.Response(body=path.read_bytes(), headers=headers)
 
 
