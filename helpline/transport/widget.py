@@ -30,7 +30,6 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "widget"
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(\.[a-z]+)?\.(js|css|svg)$")
 CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8",
                  "svg": "image/svg+xml"}
-LANGUAGES = ("nl", "en", "pl", "ro", "es", "fr", "pt", "ar")
 
 BASE_HEADERS = {
     "Cache-Control": "no-store",
@@ -176,11 +175,7 @@ async def demo_page(request: web.Request) -> web.Response:
             "draws the chat button and the quick-exit button; the chat itself runs in a "
             "frame from the helpline's widget origin.</p>"
             f"<pre>{html.escape(tag)}</pre></main>")
-    text = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<title>Demo partner site</title>'
-            '<link rel="icon" href="/widget/favicon.svg" type="image/svg+xml">'
-            f"</head><body>{body}{tag}</body></html>")
+    text = _page("Demo partner site", {}, [], [], body + tag, lang="en")
     sources = " ".join(dict.fromkeys(("'self'", origin)))
     csp = (f"default-src 'none'; script-src {sources}; frame-src {sources}; img-src 'self'; "
            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
