@@ -48,6 +48,7 @@ from helpline.services.retention import RetentionService
 from helpline.services.returncodes import ReturnCodes, load_secret
 from helpline.storage.fanout import BoundedRedisManager, LocalManager
 from helpline.storage.redis_store import RedisStore, connect_redis
+from helpline.transport.console import add_console_routes
 from helpline.transport.http import add_routes, errors_and_headers, no_websocket_compression
 from helpline.transport.notifier import SocketNotifier
 from helpline.transport.staff import StaffNamespace
@@ -148,6 +149,7 @@ def create_app(settings: Settings) -> web.Application:
                                           handover, invites, settings.max_body_bytes))
     add_routes(app)
     add_widget_routes(app, settings)  # the young person's widget: /chat, /widget/, /exit
+    add_console_routes(app)  # the counsellor console: /console, /console/<file>
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_control_listener_ctx)
     app.cleanup_ctx.append(scheduler_ctx)

@@ -38,15 +38,16 @@ BASE_HEADERS = {
 }
 
 
-def _self_origin(settings: Settings, request: web.Request) -> str:
+def self_origin(settings: Settings, request: web.Request) -> str:
+    """This server's origin as browsers reach it (HELPLINE_PUBLIC_ORIGIN behind a proxy)."""
     return settings.public_origin or f"{request.scheme}://{request.host}"
 
 
 def widget_origin(settings: Settings, request: web.Request) -> str:
-    return settings.widget_origin or _self_origin(settings, request)
+    return settings.widget_origin or self_origin(settings, request)
 
 
-def _ws(origin: str) -> str:
+def ws_origin(origin: str) -> str:
     return "ws" + origin.removeprefix("http")
 
 
@@ -60,13 +61,13 @@ def _frame_ancestors(settings: Settings) -> str:
 
 def _app_csp(settings: Settings, server: str, origin: str) -> str:
     sources = " ".join(dict.fromkeys(("'self'", origin)))
-    connect = " ".join(dict.fromkeys(("'self'", server, _ws(server))))
+    connect = " ".join(dict.fromkeys(("'self'", server, ws_origin(server))))
     return (f"default-src 'none'; script-src {sources}; style-src {sources}; "
             f"img-src {sources}; connect-src {connect}; base-uri 'none'; form-action 'none'; "
             f"frame-ancestors {_frame_ancestors(settings)}")
 
 
-def _page(title: str, body_attrs: dict[str, str], scripts: list[str], styles: list[str],
+def page(title: str, body_attrs: dict[str, str], scripts: list[str], styles: list[str],
           body: str, lang: str = "nl") -> str:
     attrs = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in body_attrs.items())
     links = "".join(f'<link rel="stylesheet" href="{html.escape(s)}">' for s in styles)
@@ -81,7 +82,7 @@ def _page(title: str, body_attrs: dict[str, str], scripts: list[str], styles: li
 def chat_document(settings: Settings, server: str, origin: str) -> tuple[str, dict[str, str]]:
     """The /chat page and its headers, for the chat server `server` and the widget code
     at `origin` (also written out for a separate static origin: cli/widget.py)."""
-    text = _page("Chat", {
+    text = page("Chat", {
         "data-server": server,
         "data-fingerprint": settings.pinned_fingerprint,
         "data-language": settings.default_language,
@@ -95,7 +96,7 @@ def chat_document(settings: Settings, server: str, origin: str) -> tuple[str, di
 
 def exit_document(settings: Settings) -> tuple[str, dict[str, str]]:
     """The /exit page and its headers (Clear-Site-Data for the origin that serves it)."""
-    text = _page("Chat", {"data-exit-url": settings.exit_url}, ["/widget/exit.js"], [], "")
+    text = page("Chat", {"data-exit-url": settings.exit_url}, ["/widget/exit.js"], [], "")
     csp = (f"default-src 'none'; script-src 'self'; base-uri 'none'; form-action 'none'; "
            f"frame-ancestors {_frame_ancestors(settings)}")
     return text, _headers(csp, **{"Clear-Site-Data": '"cache", "cookies", "storage"'})
@@ -120,7 +121,7 @@ def _html(document: tuple[str, dict[str, str]]) -> web.Response:
 
 async def chat_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
-    return _html(chat_document(settings, _self_origin(settings, request),
+    return _html(chat_document(settings, self_origin(settings, request),
                                widget_origin(settings, request)))
 
 
@@ -137,7 +138,7 @@ async def widget_file(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     if name != "loader.js" and settings.widget_origin:  # served to another origin's pages
         headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-        headers["Access-Control-Allow-Origin"] = _self_origin(settings, request)
+        headers["Access-Control-Allow-Origin"] = self_origin(settings, request)
     return web.Response(body=path.read_bytes(), headers=headers)
 
 
@@ -166,7 +167,7 @@ def snippet(settings: Settings, server: str, origin: str, look: str = "default")
 async def demo_page(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     origin = widget_origin(settings, request)
-    server = _self_origin(settings, request)
+    server = self_origin(settings, request)
     # /demo?look=disguise shows the look for when someone may be watching.
     look = "disguise" if request.query.get("look") == "disguise" else "default"
     tag = snippet(settings, server, origin, look)
@@ -175,7 +176,7 @@ async def demo_page(request: web.Request) -> web.Response:
             "draws the chat button and the quick-exit button; the chat itself runs in a "
             "frame from the helpline's widget origin.</p>"
             f"<pre>{html.escape(tag)}</pre></main>")
-    text = _page("Demo partner site", {}, [], [], body + tag, lang="en")
+    text = page("Demo partner site", {}, [], [], body + tag, lang="en")
     sources = " ".join(dict.fromkeys(("'self'", origin)))
     csp = (f"default-src 'none'; script-src {sources}; frame-src {sources}; img-src 'self'; "
            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")

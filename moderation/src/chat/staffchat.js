@@ -143,14 +143,15 @@ export class StaffChat extends EventTarget {
    * makes one); socketOptions: extra options for `io` (Node tests pass
    * `extraHeaders: {Origin}`); callTimeoutMs: how long a call waits for its ack.
    */
-  constructor({ url, pinnedFingerprint, io, fetch = globalThis.fetch, keyring = null, namespace = "/staff",
+  constructor({ url, pinnedFingerprint, io, fetch = (...a) => globalThis.fetch(...a), keyring = null, namespace = "/staff",
                 socketOptions = {}, callTimeoutMs = 20_000 } = {}) {
     super();
     if (typeof io !== "function") throw new TypeError("StaffChat needs socket.io-client's io function");
     this._origin = url.replace(/\/+$/, "");
     this._namespace = namespace;
     this._io = io;
-    this._fetch = fetch;
+    this._fetch = fetch; // called as a method: the default wraps the window's fetch,
+    // which refuses any `this` but the window ("Illegal invocation")
     this._pin = pinnedFingerprint;
     this._socketOptions = socketOptions;
     this._timeout = callTimeoutMs;
