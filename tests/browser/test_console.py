@@ -6,13 +6,14 @@ lost race for a conversation (a colleague accepted it first) is said plainly."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.async_api import Page, WebSocketRoute
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from helpline.domain.roles import Role
-from tests.browser.conftest import Browser, axe, shot, widget_server
+from tests.browser.conftest import ROOT, Browser, axe, shot, widget_server
 from tests.conftest import PASSWORD, Harness
 
 FROM_YOUTH = "ik durf het niemand te vertellen"
@@ -109,12 +110,31 @@ async def test_a_counsellor_signs_in_accepts_and_answers_in_the_console(
     assert await axe(page) == []
     await shot(page, "console-chat")
 
+    # A canned answer: "/" and a few letters, Enter inserts the first match, Send sends it.
+    compose = page.get_by_label("Your message")
+    await compose.press_sequentially("/veilig")
+    canned = page.get_by_role("list", name="Canned answers")
+    await canned.get_by_role("button", name="Ben je nu veilig?").wait_for()
+    assert await axe(page) == []
+    await shot(page, "console-canned")
+    await compose.press("Enter")
+    assert (await compose.input_value()).startswith("Voordat we verder gaan: ben je nu op een")
+    assert await canned.count() == 0
+    await page.get_by_role("button", name="Send").click()
+    await youth.wait_until(lambda: len(youth.messages) == 3)
+    assert (await youth.read())[2].text == _canned_text("ask_safety")
+
     await page.get_by_role("button", name="End conversation").click()
     await page.get_by_text("This conversation has ended.").wait_for()
     await youth.wait_for("state", lambda d: d.get("state") == "ended")
     await page.get_by_role("button", name="Back to the queue").click()
     await _screen(page, "queue")
     assert errors == []
+
+
+def _canned_text(answer_id: str) -> str:
+    data = json.loads((ROOT / "helpline" / "data" / "canned" / "nl.json").read_text())
+    return next(str(a["text"]) for a in data["answers"] if a["id"] == answer_id)
 
 
 async def _approved_console(harness: Harness, page: Page, url: str, username: str) -> None:

@@ -20,6 +20,7 @@ const state = {
   screen: "login", server: page.server || location.origin, fingerprint: page.fingerprint || "",
   chat: null, username: "", fingerprints: null, entries: [], seen: new Map(),
   current: null, messages: [], ended: false, busy: false, error: "", notice: "",
+  canned: [], slash: "",
 };
 // One live region that outlives re-rendering: new messages and queue changes are read out.
 const live = h("div", { id: "live", class: "sr-only", "aria-live": "polite", role: "status" });
@@ -138,6 +139,8 @@ async function accept(cid) {
   state.current = cid;
   state.ended = false;
   state.messages = [];
+  const entry = state.entries.find((e) => e.conversation_id === cid);
+  loadCanned(entry?.language).catch(() => {}); // no canned answers is no reason to stop
   state.screen = "chat";
   await refreshMessages();
 }
@@ -155,6 +158,29 @@ function refreshMessages() {
     render();
   });
   return reading;
+}
+
+// -- canned answers: "/" and a few letters in the composer, Enter inserts the first ----------
+async function loadCanned(language) {
+  let data = await state.chat.canned();
+  if (language && language !== data.language && data.languages.includes(language)) {
+    data = await state.chat.canned(language);
+  }
+  state.canned = data.answers;
+}
+
+function cannedMatches(typed) {
+  const q = typed.slice(1).trim().toLowerCase();
+  return state.canned.filter((a) => !q || a.title.toLowerCase().includes(q) || a.text.toLowerCase().includes(q)
+    || a.tags.some((t) => t.includes(q))).slice(0, 6);
+}
+
+function insertCanned(answer) {
+  state.slash = "";
+  render();
+  const input = document.getElementById("compose");
+  input.value = answer.text;
+  input.focus();
 }
 
 async function send(text) {
@@ -234,6 +260,11 @@ const SCREENS = {
       e.preventDefault();
       const text = form.querySelector("#compose").value.trim();
       if (!text) return;
+      if (text.startsWith("/")) { // a search for a canned answer, not a message
+        const first = cannedMatches(text)[0];
+        if (first) insertCanned(first);
+        return;
+      }
       act(async () => {
         await send(text);
         // The page was drawn again meanwhile: clear the composer that is there now.
@@ -243,7 +274,22 @@ const SCREENS = {
     } },
       h("label", { for: "compose" }, "Your message"),
       h("textarea", { id: "compose", rows: 3, maxlength: 4000, disabled: state.ended,
-                      oninput: () => state.chat.typing(state.current, true).catch(() => {}) }),
+                      "aria-describedby": "compose-help",
+                      onkeydown: (e) => {
+                        if (e.key !== "Enter" || e.shiftKey || !e.target.value.startsWith("/")) return;
+                        e.preventDefault();
+                        const first = cannedMatches(e.target.value)[0];
+                        if (first) insertCanned(first);
+                      },
+                      oninput: (e) => {
+                        state.chat.typing(state.current, true).catch(() => {});
+                        const slash = e.target.value.startsWith("/") ? e.target.value : "";
+                        if (slash !== state.slash) { state.slash = slash; render(); }
+                      } }),
+      h("p", { id: "compose-help", class: "help" }, "Type / and a few letters for a canned answer; Enter inserts the first."),
+      state.slash ? h("ul", { class: "canned", "aria-label": "Canned answers" },
+        ...cannedMatches(state.slash).map((a) => h("li", {},
+          h("button", { type: "button", class: "ghost", onclick: () => insertCanned(a) }, a.title)))) : null,
       h("button", { type: "submit", class: "primary", disabled: state.ended || state.busy }, "Send"));
     return h("section", { "aria-labelledby": "c-title" },
       h("h1", { id: "c-title" }, "Conversation"),

@@ -201,6 +201,25 @@ export class StaffChat extends EventTarget {
     return data;
   }
 
+  /** GET /api/canned: the canned answers in `language` (the server's default without
+   *  one); returns {language, languages, answers: [{id, title, text, tags}]}. */
+  async canned(language = null) {
+    if (!this._token) throw new ChatError("unauthorized", "login() first");
+    const query = language ? `?language=${encodeURIComponent(language)}` : "";
+    let res, data;
+    try {
+      res = await this._fetch(`${this._origin}/api/canned${query}`, {
+        headers: { Authorization: `Bearer ${this._token}` }, credentials: "omit", cache: "no-store",
+      });
+      data = await res.json();
+    } catch (e) {
+      throw new ChatError("canned_failed", String(e?.message ?? e));
+    }
+    if (data?.error) throw new ChatError(data.error.code, data.error.message);
+    if (!res.ok || !Array.isArray(data?.answers)) throw new ChatError("bad_answer", `canned answered ${res.status}`);
+    return data;
+  }
+
   /** Connect /staff with the token in `auth` (never in the URL). */
   async connect(token = null) {
     if (this._closed) throw new ChatError("closed", "this console was closed");
