@@ -187,6 +187,14 @@ class YouthClient(BaseClient):
         await self._ensure_current_epoch()
         return await self.send(self._keyring().seal_text(text), client_msg_id)
 
+    async def send_signal(self, signal: str) -> dict[str, Any]:
+        """A discreet signal inside the encrypted channel ("cannot_talk"), as the widget's
+        sendSignal: plaintext {"type": "signal", "signal": name}; the server sees only an
+        envelope like any other."""
+        await self._ensure_current_epoch()
+        plaintext = json.dumps({"type": "signal", "signal": signal}).encode()
+        return await self.send(self._keyring().seal_plaintext(plaintext))
+
     async def read(self) -> list[Decrypted]:
         """Every message so far, decrypted and verified, in order."""
         if self._crypto is None:

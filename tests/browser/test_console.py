@@ -110,6 +110,15 @@ async def test_a_counsellor_signs_in_accepts_and_answers_in_the_console(
     assert await axe(page) == []
     await shot(page, "console-chat")
 
+    # Who can read, from the young person's signed epoch statement.
+    await page.get_by_text("Who can read this chat: the helpline team").wait_for()
+    # "I can't talk freely": a signal inside the encrypted channel, shown as a banner.
+    assert await page.get_by_role("alert").count() == 0
+    await youth.send_signal("cannot_talk")
+    await page.get_by_role("alert").filter(has_text="cannot talk freely").wait_for()
+    assert await axe(page) == []
+    await shot(page, "console-cannot-talk")
+
     # A canned answer: "/" and a few letters, Enter inserts the first match, Send sends it.
     compose = page.get_by_label("Your message")
     await compose.press_sequentially("/veilig")
@@ -121,8 +130,8 @@ async def test_a_counsellor_signs_in_accepts_and_answers_in_the_console(
     assert (await compose.input_value()).startswith("Voordat we verder gaan: ben je nu op een")
     assert await canned.count() == 0
     await page.get_by_role("button", name="Send").click()
-    await youth.wait_until(lambda: len(youth.messages) == 3)
-    assert (await youth.read())[2].text == _canned_text("ask_safety")
+    await youth.wait_until(lambda: len(youth.messages) == 4)
+    assert (await youth.read())[3].text == _canned_text("ask_safety")
 
     await page.get_by_role("button", name="End conversation").click()
     await page.get_by_text("This conversation has ended.").wait_for()

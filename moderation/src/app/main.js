@@ -20,7 +20,7 @@ const state = {
   screen: "login", server: page.server || location.origin, fingerprint: page.fingerprint || "",
   chat: null, username: "", fingerprints: null, entries: [], seen: new Map(),
   current: null, messages: [], ended: false, busy: false, error: "", notice: "",
-  canned: [], slash: "",
+  canned: [], slash: "", readers: [],
 };
 // One live region that outlives re-rendering: new messages and queue changes are read out.
 const live = h("div", { id: "live", class: "sr-only", "aria-live": "polite", role: "status" });
@@ -152,6 +152,7 @@ function refreshMessages() {
     if (!state.chat || cid !== state.current) return;
     try {
       state.messages = await state.chat.read(cid);
+      state.readers = await state.chat.readers(cid);
     } catch (err) {
       state.error = message(err);
     }
@@ -291,8 +292,15 @@ const SCREENS = {
         ...cannedMatches(state.slash).map((a) => h("li", {},
           h("button", { type: "button", class: "ghost", onclick: () => insertCanned(a) }, a.title)))) : null,
       h("button", { type: "submit", class: "primary", disabled: state.ended || state.busy }, "Send"));
+    // The young person's signal, sent inside the encrypted channel: the server never knew.
+    const cannotTalk = state.messages.some((m) => m.kind === "signal" && m.signal === "cannot_talk");
+    const readers = state.readers.includes("police") ? "the helpline team and the police"
+      : state.readers.length ? "the helpline team" : "";
     return h("section", { "aria-labelledby": "c-title" },
       h("h1", { id: "c-title" }, "Conversation"),
+      cannotTalk ? h("p", { role: "alert", class: "cannot-talk" },
+        "The young person cannot talk freely right now: someone may be watching. Keep it short and neutral.") : null,
+      readers ? h("p", { id: "readers", class: "readers" }, `Who can read this chat: ${readers}`) : null,
       state.ended ? h("p", { class: "notice", role: "status" }, "This conversation has ended.") : null,
       list, state.ended ? null : form,
       h("div", { class: "row" }, state.ended
