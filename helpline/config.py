@@ -207,11 +207,15 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
-def _origin(raw: str) -> str:
+def parse_origin(raw: str) -> str:
+    """One explicit http(s) origin, no slash at the end; ValueError otherwise."""
     origins = _origins(raw)
-    if len(origins) != 1:
+    if len(origins) != 1 or any(c in origins[0] for c in " \"'<>;"):
         raise ValueError("must be one http:// or https:// origin")
     return origins[0]
+
+
+_origin = parse_origin
 
 
 def _exit_url(raw: str) -> str:

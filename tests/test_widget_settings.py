@@ -3,7 +3,11 @@ pins (the app takes only 64 lowercase hex digits), a wrong one stops the start."
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
+from asyncio.subprocess import PIPE, STDOUT
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -44,3 +48,15 @@ async def test_behind_a_tls_proxy_the_pages_name_the_public_https_origin(harness
     assert re.findall(r'data-hosts="([^"]*)"', page) == [public]
     assert "http://" not in csp and "ws://" not in csp
     assert load_settings({"HELPLINE_PUBLIC_ORIGIN": public}).origins == (public,)
+
+
+async def test_widget_export_refuses_a_server_that_is_not_an_origin(harness: Harness,
+                                                                    tmp_path: Path) -> None:
+    env = {**harness.env(), "HELPLINE_WIDGET_ORIGIN": "https://widget.example.org"}
+    for bad in ("chat.example.nl", "https://a.example 'unsafe-inline'", "https://a;b"):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "helpline", "widget", "export", str(tmp_path / "site"),
+            "--server", bad, env=env, stdout=PIPE, stderr=STDOUT)
+        out, _ = await proc.communicate()
+        assert proc.returncode != 0 and out.startswith(b"--server ") and b"origin" in out, out
+        assert not (tmp_path / "site").exists()  # nothing half-written

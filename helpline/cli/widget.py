@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-from helpline.config import Settings
+from helpline.config import Settings, parse_origin
 from helpline.transport.widget import (
     FILE_NAME,
     STATIC,
@@ -55,7 +55,11 @@ def export(settings: Settings, folder: Path, server: str) -> dict[str, dict[str,
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    headers = export(settings, args.folder, args.server.rstrip("/"))
+    try:  # written into the page and its CSP: one plain origin, nothing else
+        server = parse_origin(args.server.rstrip("/"))
+    except ValueError as exc:
+        raise SystemExit(f"--server {exc}") from None
+    headers = export(settings, args.folder, server)
     print(f"wrote {len(headers)} paths into {args.folder}: serve /chat from chat.html, "
           f"/exit from exit.html, /widget/* from widget/, each with its headers from "
           f"headers.json, at {settings.widget_origin}")
