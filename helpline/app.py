@@ -146,7 +146,8 @@ def create_app(settings: Settings) -> web.Application:
     sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys, handover,
                                           intake, codes, settings.max_body_bytes))
     sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations, keys,
-                                          handover, invites, settings.max_body_bytes))
+                                          handover, invites, settings.max_body_bytes,
+                                          settings.max_conversations_per_counsellor))
     add_routes(app)
     add_widget_routes(app, settings)  # the young person's widget: /chat, /widget/, /exit
     add_console_routes(app)  # the counsellor console: /console, /console/<file>

@@ -67,6 +67,7 @@ class Conversation:
     form_hint: str | None = None  # the young person's own choice of topic
     intake_step: str | None = None
     invited_by: Username | None = None
+    campaign: str | None = None  # the outreach campaign code the widget was opened with
 
     def summary(self, now_ms: int) -> dict[str, object]:
         """The wire form staff see: state, timing, counsellor; no content."""
@@ -86,4 +87,6 @@ class Conversation:
             "urgent": self.urgent,
             "age_band": self.age_band,
             "form_hint": self.form_hint,
+            "campaign": self.campaign,
+            "police_from_seq": self.police_from_seq,
         }

@@ -322,6 +322,7 @@ def _conversation(conversation_id: str, raw: dict[bytes, bytes]) -> Conversation
         urgent=raw.get(b"urgent") == b"1",
         age_band=str_field(raw, b"intake_age") or None,
         form_hint=str_field(raw, b"intake_form") or None,
+        campaign=str_field(raw, b"campaign") or None,
         intake_step=str_field(raw, b"intake_step") or None,
         invited_by=Username(invited) if invited else None,
     )

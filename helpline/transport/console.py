@@ -29,9 +29,10 @@ FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(js|css)$")
 CONTENT_TYPES = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 
 def page_csp(origin: str) -> str:
-    """The console page's policy: scripts, styles and sockets of this origin only."""
+    """The console page's policy: scripts, styles and sockets of this origin only;
+    images also from blob: URLs (the favicon with the count is drawn in the page)."""
     ws = ws_origin(origin)
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
             f"connect-src 'self' {ws}; base-uri 'none'; form-action 'none'; "
             "frame-ancestors 'none'")
 

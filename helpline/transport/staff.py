@@ -57,6 +57,7 @@ class StaffNamespace(HelplineNamespace):
     def __init__(
         self, namespace: str, accounts: AccountService, service: ConversationService,
         keys: KeyService, handover: HandoverService, invites: InviteService, max_body: int,
+        max_conversations: int,
     ) -> None:
         super().__init__(namespace)
         self.accounts = accounts
@@ -64,6 +65,7 @@ class StaffNamespace(HelplineNamespace):
         self.keys = keys
         self.handover = handover
         self.invites = invites
+        self.max_conversations = max_conversations
         self.device_spec: Spec = {"encryption_key": KEY, "signing_key": KEY}
         self._expiry: dict[str, asyncio.Task[None]] = {}
         self.conv_spec: Spec = {"conversation_id": CID}
@@ -102,7 +104,8 @@ class StaffNamespace(HelplineNamespace):
         parse(payload, NO_FIELDS)
         actor = await self._actor(sid)
         return {"username": actor.username, "role": actor.role.value,
-                "languages": await self.accounts.languages(actor.username)}
+                "languages": await self.accounts.languages(actor.username),
+                "max_conversations": self.max_conversations}
 
     async def on_queue(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)

@@ -141,10 +141,12 @@ export class StaffChat extends EventTarget {
    * console is built with; io: socket.io-client's `io`; fetch: for POST /api/login
    * (default globalThis.fetch); keyring: an existing StaffKeyring (else registerDevice
    * makes one); socketOptions: extra options for `io` (Node tests pass
-   * `extraHeaders: {Origin}`); callTimeoutMs: how long a call waits for its ack.
+   * `extraHeaders: {Origin}`); callTimeoutMs: how long a call waits for its ack;
+   * youthPins: where young people's signing keys stay pinned across reloads (async
+   * get(cid) -> raw or null, set(cid, raw); e.g. the DeviceStore), besides memory.
    */
   constructor({ url, pinnedFingerprint, io, fetch = (...a) => globalThis.fetch(...a), keyring = null, namespace = "/staff",
-                socketOptions = {}, callTimeoutMs = 20_000 } = {}) {
+                socketOptions = {}, callTimeoutMs = 20_000, youthPins = null } = {}) {
     super();
     if (typeof io !== "function") throw new TypeError("StaffChat needs socket.io-client's io function");
     this._origin = url.replace(/\/+$/, "");
@@ -167,6 +169,7 @@ export class StaffChat extends EventTarget {
     this._crypto = new Map();
     this._announced = new Map(); // conversation id -> entries already emitted as "message"
     this._youthKeys = new Map(); // first seen per conversation (pinned)
+    this._youthPins = youthPins;
     this._sendChains = new Map();
     this._filling = new Map();
     this._closed = false;
@@ -218,6 +221,61 @@ export class StaffChat extends EventTarget {
     if (data?.error) throw new ChatError(data.error.code, data.error.message);
     if (!res.ok || !Array.isArray(data?.answers)) throw new ChatError("bad_answer", `canned answered ${res.status}`);
     return data;
+  }
+
+  /** GET /api/referrals with optional {q, region, kind}: {referrals, regions, kinds}. */
+  async referrals({ q = "", region = "", kind = "" } = {}) {
+    const params = new URLSearchParams();
+    if (q.trim()) params.set("q", q.trim().slice(0, 100));
+    if (region) params.set("region", region);
+    if (kind) params.set("kind", kind);
+    const query = params.size ? `?${params}` : "";
+    return this._getJson(`/api/referrals${query}`, "referrals");
+  }
+
+  async _getJson(path, field) {
+    if (!this._token) throw new ChatError("unauthorized", "login() first");
+    let res, data;
+    try {
+      res = await this._fetch(`${this._origin}${path}`, {
+        headers: { Authorization: `Bearer ${this._token}` }, credentials: "omit", cache: "no-store",
+      });
+      data = await res.json();
+    } catch (e) {
+      throw new ChatError("fetch_failed", String(e?.message ?? e));
+    }
+    if (data?.error) throw new ChatError(data.error.code, data.error.message);
+    if (!res.ok || !Array.isArray(data?.[field])) throw new ChatError("bad_answer", `${path} answered ${res.status}`);
+    return data;
+  }
+
+  /**
+   * Sign in again as the same person before (or after) the session ends, keeping keys,
+   * transcripts and decrypted chats: a new session, a new socket on it (which catches up
+   * with what it missed, as after any reconnect), then the old session is logged out.
+   */
+  async renew(password) {
+    const old = this._token;
+    const data = await this.login(this._username, password);
+    const socket = this._socket;
+    this._socket = null;
+    socket?.removeAllListeners();
+    socket?.disconnect();
+    await this.connect();
+    if (old && old !== this._token) await this._logout(old).catch(() => {});
+    return data;
+  }
+
+  /** POST /api/logout: the session ends on the server too (every socket on it drops). */
+  async logout() {
+    const token = this._token;
+    if (token) await this._logout(token).catch(() => {});
+  }
+
+  async _logout(token) {
+    await this._fetch(`${this._origin}/api/logout`, {
+      method: "POST", headers: { Authorization: `Bearer ${token}` }, credentials: "omit", cache: "no-store",
+    });
   }
 
   /** Connect /staff with the token in `auth` (never in the URL). */
@@ -374,6 +432,16 @@ export class StaffChat extends EventTarget {
     if (youth) {
       // Trust on first use: a young person's key never changes within a chat.
       const raw = b64urlDecode(youth);
+      // A key pinned before a reload comes first; a new pin is kept there too.
+      if (!this._youthKeys.has(conversationId) && this._youthPins) {
+        const stored = await this._youthPins.get(conversationId);
+        if (stored && !this._youthKeys.has(conversationId)) this._youthKeys.set(conversationId, stored);
+        if (!stored) {
+          await this._youthPins.set(conversationId, raw).catch((e) => {
+            throw e?.code === "key_changed" ? new ChatError("key_changed", "the young person's signing key changed: not trusted") : e;
+          });
+        }
+      }
       if (!this._youthKeys.has(conversationId)) this._youthKeys.set(conversationId, raw);
       const first = this._youthKeys.get(conversationId);
       if (!equalBytes(first, raw)) throw new ChatError("key_changed", "the young person's signing key changed: not trusted");
