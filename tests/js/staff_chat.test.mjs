@@ -9,12 +9,23 @@
 import { createInterface } from "node:readline";
 import { io } from "socket.io-client";
 import { StaffChat } from "../../moderation/src/chat/staffchat.js";
+import { b64urlDecode, b64urlEncode } from "../../widgets/src/crypto/index.js";
 
 const URL = process.env.HELPLINE_URL;
 const ORIGIN = process.env.HELPLINE_ORIGIN;
 const PIN = process.env.HELPLINE_FINGERPRINT;
 const chats = new Map();
 const logs = new Map();
+// Young people's key pins that outlive a StaffChat, as the console's DeviceStore does
+// across reloads (IndexedDB itself is Chromium's: tests/browser/test_console_devicestore.py).
+const pinStores = new Map();
+const pinStore = (name) => {
+  if (!pinStores.has(name)) {
+    const m = new Map();
+    pinStores.set(name, { map: m, get: async (cid) => m.get(cid) ?? null, set: async (cid, raw) => { m.set(cid, raw.slice()); } });
+  }
+  return pinStores.get(name);
+};
 
 function snapshot(name) {
   const chat = chats.get(name);
@@ -23,8 +34,8 @@ function snapshot(name) {
 }
 
 const ops = {
-  new({ pin = PIN } = {}, name) {
-    const chat = new StaffChat({ url: URL, pinnedFingerprint: pin, io,
+  new({ pin = PIN, pins = null } = {}, name) {
+    const chat = new StaffChat({ url: URL, pinnedFingerprint: pin, io, youthPins: pins ? pinStore(pins) : null,
                                  socketOptions: { extraHeaders: { Origin: ORIGIN } } });
     const log = [];
     for (const type of ["queue", "message", "typing", "presence", "state", "epoch", "handover", "error", "disconnect"]) {
@@ -49,6 +60,9 @@ const ops = {
   end: (a, _n, chat) => chat.end(a.conversationId),
   close: (_a, _n, chat) => { chat.close(); return true; },
   snapshot: (_a, name) => snapshot(name),
+  conversationKeys: async (a, _n, chat) => (await chat.conversationKeys(a.conversationId)).youth_signing_key ?? null,
+  getPin: (a) => { const raw = pinStore(a.pins).map.get(a.conversationId); return raw ? b64urlEncode(raw) : null; },
+  setPin: (a) => { pinStore(a.pins).map.set(a.conversationId, b64urlDecode(a.key)); return true; },
 };
 
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");

@@ -11,6 +11,7 @@ import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
 import { checkReturnCode } from "./check_returncode.mjs";
 import { checkRevocation } from "./check_revocation.mjs";
 import { checkEpochs } from "./check_epoch.mjs";
+import { checkBackup, makeBackupForPython } from "./check_backup.mjs";
 import { subtle, hex, toHex, ascii, cat, u32, u64, fields, sha256, b64d, eq } from "./encoding.mjs";
 const dir = process.argv[2];
 const load = (n) => JSON.parse(readFileSync(`${dir}/${n}`, "utf8"));
@@ -130,8 +131,10 @@ out.wrap = { recipient_private_key: team.recipient_private_key, conversation_id:
   const sig = new Uint8Array(await subtle.sign({ name: "Ed25519" }, sk, fields("helpline/v2/msg-sig", body)));
   out.envelope = { envelope: toHex(cat(body, sig)), sender_public_key: sender.public_key, epoch_key: toHex(epochKey), conversation_id: team.conversation_id, epoch: 9, plaintext: "made in JavaScript" };
 }
+out.staff_backup = await makeBackupForPython();  // staff-backup format (check_backup.mjs)
 if (process.argv[3]) writeFileSync(process.argv[3], JSON.stringify(out, null, 2));
 checks += await checkReturnCode(dir);  // return-code.json (check_returncode.mjs)
 checks += await checkRevocation(dir);  // revocation.json (check_revocation.mjs)
 checks += await checkEpochs(dir);  // epoch.json (check_epoch.mjs)
+checks += await checkBackup(dir);  // staff-backup.json (check_backup.mjs)
 console.log(`JS checks passed: ${checks}`);

@@ -725,6 +725,7 @@ def generate(out_dir: Path = HERE) -> None:
     runpy.run_path(str(HERE / "generate_returncode.py"))["write_vectors"](out_dir)
     runpy.run_path(str(HERE / "generate_revocation.py"))["write_vectors"](out_dir)
     runpy.run_path(str(HERE / "generate_epoch.py"))["write_vectors"](out_dir)
+    runpy.run_path(str(HERE / "generate_backup.py"))["write_vectors"](out_dir)
 
 
 if __name__ == "__main__":

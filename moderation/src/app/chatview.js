@@ -97,7 +97,7 @@ function composer(c) {
   area.value = c.draft;
   return h("form", { class: "compose", onsubmit: (e) => { e.preventDefault(); submit(); } },
     h("label", { for: "compose" }, t("yourMessage")), area,
-    h("p", { id: "compose-help", class: "help" }, t("composeHelp")),
+    h("p", { id: "compose-help", class: "help" }, t(state.role === "police" ? "composeHelpPolice" : "composeHelp")),
     matches.length ? h("ul", { class: "canned", "aria-label": t("cannedAnswers") },
       ...matches.map((a) => h("li", {}, h("button", { type: "button", class: "ghost", onclick: () => insert(a) }, a.title)))) : null,
     h("button", { type: "submit", class: "primary", disabled: state.busy }, t("send")));

@@ -180,6 +180,7 @@ export function signOut() {
   state.chats.clear();
   state.seen.clear();
   state.canned.clear();
+  say("");
   render();
 }
 
@@ -278,7 +279,9 @@ function dropChat(cid) {
   const c = state.chats.get(cid);
   if (!c) return;
   clearTimeout(c.typingTimer);
+  c.messages = [];
   state.chats.delete(cid);
+  say(""); // it may read out a message of this chat
   if (state.current === cid) {
     state.current = null;
     state.panel = null;
@@ -294,7 +297,7 @@ export function open(cid) {
   state.slash = "";
   if (["referral", "wrapup"].includes(state.panel)) state.panel = null;
   markRead(c);
-  loadCanned(c.language).catch(() => {});
+  if (state.role !== "police") loadCanned(c.language).catch(() => {}); // police have none
 }
 
 export function markRead(c) {

@@ -1,9 +1,13 @@
 // A staff device's keyring in JavaScript: the port of StaffKeyring in
 // helpline/crypto/keyring.py (docs/crypto.md, "Keyrings", "What a staff or police
-// client checks"). Browser-safe, in memory only; every primitive comes from the
-// widget's crypto modules (widgets/src/crypto/), nothing is re-implemented here.
+// client checks"). Browser-safe; every primitive comes from the widget's crypto modules
+// (widgets/src/crypto/), nothing is re-implemented here. `generate` keeps raw keys in
+// memory (tests, Node); a console device uses `generateForDevice` (raw keys only once,
+// for the backup file, then non-extractable CryptoKeys that devicestore.js keeps),
+// `fromBackup` on another device, and DeviceStore.loadKeyring after a reload.
 //
 //   const ring = await StaffKeyring.generate(username, pinnedFingerprint);
+//   const { keyring, backupMaterial } = await StaffKeyring.generateForDevice(username, pin);
 //   await ring.fingerprints();         // {encryption, signing}: read them to the admin
 //   await ring.loadGrants(keysAnswer); // the `keys` answer of /staff -> subjects unlocked
 //   const v = await ring.verifiedEpochs(conversationId, conversationKeys);
@@ -11,7 +15,7 @@
 //   const sealer = ring.sealer(conversationId, epoch, v.keys.get(epoch), "counsellor", counter);
 import {
   CryptoError, EncryptionPublicKey, EnvelopeSealer, RevocationTracker, STAFF_ROLES, SigningKeyPair,
-  SigningPublicKey, TranscriptReader, b64urlDecode, b64urlEncode, checkEpochKey, epochStatementFromWire,
+  SigningPublicKey, TranscriptReader, b64urlDecode, b64urlEncode, checkEpochKey, concat, epochStatementFromWire,
   fail, hexEncode, isInt, subtle, unwrapConversationKey, unwrapTeamKeyGrant,
   verifyEpochStatement, verifyKeyStatement, verifyStaffStatement,
 } from "../../../widgets/src/crypto/index.js";
@@ -28,13 +32,17 @@ function bytesOf(value, what) {
 }
 
 /**
- * An X25519 key pair made with WebCrypto. The raw private key stays in this object's
- * memory (HPKE opens wraps with it, through @hpke/core); wipe() clears it.
+ * An X25519 key pair made with WebCrypto. Either the raw private key stays in this
+ * object's memory (HPKE opens wraps with it, through @hpke/core; team and police unit
+ * keys from grants), or, for a staff device's own key, only a non-extractable
+ * CryptoKeyPair {privateKey, publicKey} (kept in IndexedDB, devicestore.js): no raw
+ * bytes for script to read. wipe() forgets either.
  */
 export class EncryptionKeyPair {
-  constructor(privateRaw, publicKey) {
+  constructor(privateRaw, publicKey, cryptoKeyPair = null) {
     this.privateRaw = privateRaw;
     this.public = publicKey; // EncryptionPublicKey: raw, fingerprint, digest
+    this.cryptoKeyPair = cryptoKeyPair;
   }
   static async generate() {
     const pair = await subtle.generateKey({ name: "X25519" }, true, ["deriveBits"]);
@@ -44,7 +52,58 @@ export class EncryptionKeyPair {
     const publicRaw = new Uint8Array(await subtle.exportKey("raw", pair.publicKey));
     return new EncryptionKeyPair(privateRaw, await EncryptionPublicKey.fromRaw(publicRaw));
   }
-  wipe() { this.privateRaw?.fill(0); this.privateRaw = null; }
+  /** From a stored non-extractable X25519 private CryptoKey and the raw public key. */
+  static async fromCryptoKey(privateKey, publicRaw) {
+    if (privateKey?.type !== "private" || privateKey.algorithm?.name !== "X25519") fail("invalid_key", "an X25519 private CryptoKey");
+    const publicKey = await subtle.importKey("raw", publicRaw, { name: "X25519" }, true, []);
+    return new EncryptionKeyPair(null, await EncryptionPublicKey.fromRaw(publicRaw), { privateKey, publicKey });
+  }
+  /** What wrap.js opens with: the raw key, or the CryptoKeyPair. */
+  recipient() {
+    const r = this.privateRaw ?? this.cryptoKeyPair;
+    if (!r) fail("invalid_key", "this key pair was wiped");
+    return r;
+  }
+  wipe() { this.privateRaw?.fill(0); this.privateRaw = null; this.cryptoKeyPair = null; }
+}
+
+const PKCS8_X25519 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+const PKCS8_ED25519 = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+/**
+ * Import raw device keys as non-extractable CryptoKeys: {encryption, signing}, an
+ * EncryptionKeyPair and a SigningKeyPair that hold no raw private bytes. The PKCS#8
+ * buffers are wiped; the caller wipes its raw keys.
+ */
+async function importDeviceKeys(encryptionPrivate, signingSeed, encryptionPublic, signingPublic) {
+  const x = concat(PKCS8_X25519, encryptionPrivate);
+  const e = concat(PKCS8_ED25519, signingSeed);
+  try {
+    const xKey = await subtle.importKey("pkcs8", x, { name: "X25519" }, false, ["deriveBits"]);
+    const eKey = await subtle.importKey("pkcs8", e, { name: "Ed25519" }, false, ["sign"]);
+    return { encryption: await EncryptionKeyPair.fromCryptoKey(xKey, encryptionPublic), signing: new SigningKeyPair(null, eKey, signingPublic) };
+  } finally {
+    x.fill(0);
+    e.fill(0);
+  }
+}
+
+/**
+ * What a new device's backup file is made of, handed out once by
+ * StaffKeyring.generateForDevice: {username, pinnedFingerprint, encryptionPrivate,
+ * signingSeed} (raw 32 bytes each). wipe() zeroes the raw keys: call it as soon as the
+ * backup file is made (makeBackup in backup.js), or refused.
+ */
+class BackupMaterial {
+  constructor(username, pinnedFingerprint, encryptionPrivate, signingSeed) {
+    Object.assign(this, { username, pinnedFingerprint, encryptionPrivate, signingSeed });
+  }
+  wipe() {
+    this.encryptionPrivate?.fill(0);
+    this.signingSeed?.fill(0);
+    this.encryptionPrivate = null;
+    this.signingSeed = null;
+  }
 }
 
 /** What a staff device may use of a conversation's epochs, and what it refused. */
@@ -85,6 +144,51 @@ export class StaffKeyring {
                               signing: await SigningKeyPair.generate() });
   }
 
+  /**
+   * A new device: {keyring, backupMaterial}. The keyring holds only non-extractable
+   * CryptoKeys (save it with DeviceStore.saveKeyring); backupMaterial holds the raw
+   * private keys this once, for makeBackup (backup.js), and must be wiped after it.
+   */
+  static async generateForDevice(username, pinnedFingerprint) {
+    const x = await EncryptionKeyPair.generate();
+    const s = await SigningKeyPair.generate();
+    const material = new BackupMaterial(username, pinnedFingerprint, x.privateRaw.slice(), s.seed.slice());
+    try {
+      const keys = await importDeviceKeys(x.privateRaw, s.seed, x.public.raw, s.public.raw);
+      return { keyring: new StaffKeyring({ username, pinnedFingerprint, ...keys }), backupMaterial: material };
+    } catch (e) {
+      material.wipe();
+      throw e;
+    } finally {
+      x.wipe();
+      s.wipe();
+    }
+  }
+
+  /**
+   * A keyring from an opened backup (openBackup in backup.js), imported as
+   * non-extractable keys; the opened backup is wiped. Its username and pin are the
+   * backup's (openBackup already checked the pin).
+   */
+  static async fromBackup(opened) {
+    try {
+      const keys = await importDeviceKeys(opened.encryptionPrivate, opened.signingSeed, opened.encryptionPublic, opened.signingPublic);
+      return new StaffKeyring({ username: opened.username, pinnedFingerprint: opened.pinnedFingerprint, ...keys });
+    } finally {
+      opened.wipe?.();
+    }
+  }
+
+  /**
+   * A keyring from stored CryptoKeys (DeviceStore.loadKeyring): the X25519 private key
+   * (["deriveBits"]) and Ed25519 private key (["sign"]), with their raw public keys.
+   */
+  static async fromCryptoKeys({ username, pinnedFingerprint, encryptionPrivateKey, encryptionPublic, signingPrivateKey, signingPublic }) {
+    if (signingPrivateKey?.type !== "private" || signingPrivateKey.algorithm?.name !== "Ed25519") fail("invalid_key", "an Ed25519 private CryptoKey");
+    return new StaffKeyring({ username, pinnedFingerprint, encryption: await EncryptionKeyPair.fromCryptoKey(encryptionPrivateKey, encryptionPublic),
+                              signing: new SigningKeyPair(null, signingPrivateKey, signingPublic) });
+  }
+
   /** Both fingerprints, as the device shows them for `helpline keys approve`. */
   async fingerprints() {
     return { encryption: this.encryption.public.fingerprint, signing: await this.signing.public.fingerprint() };
@@ -117,7 +221,7 @@ export class StaffKeyring {
       const entry = statements.get(subject);
       if (!entry) continue;
       const st = await verifyKeyStatement(entry.data, { pinnedFingerprint: this.pinnedFingerprint, kind: entry.kind, at: null });
-      const privateRaw = await unwrapTeamKeyGrant(bytesOf(wrap, "a grant"), this.encryption.privateRaw,
+      const privateRaw = await unwrapTeamKeyGrant(bytesOf(wrap, "a grant"), this.encryption.recipient(),
         { period: subject, grantee: this.username, teamPublicRaw: st.publicKey.raw });
       this.unitKeys.set(st.publicKey.fingerprint, new EncryptionKeyPair(privateRaw, st.publicKey));
       loaded.push(subject);
@@ -159,7 +263,7 @@ export class StaffKeyring {
       let key;
       try {
         if (!st) throw out.refused.get(epoch) ?? new CryptoError("epoch_unverified");
-        key = await unwrapConversationKey(bytesOf(item.wrap, "a wrap"), pair.privateRaw, { conversationId, epoch });
+        key = await unwrapConversationKey(bytesOf(item.wrap, "a wrap"), pair.recipient(), { conversationId, epoch });
         // An earlier epoch's key reaches the police only as shared history: then the
         // later, signed consent vouches for it, the commitment for the key.
         const shared = out.historySharedWith(fp, epoch);

@@ -15,6 +15,8 @@ export class SigningPublicKey {
 }
 
 export class SigningKeyPair {
+  // A staff device's stored key: new SigningKeyPair(null, nonExtractableCryptoKey, publicRaw)
+  // (seed null: nothing raw in memory; it signs all the same).
   constructor(seed, privateKey, publicRaw) {
     this.seed = seed; // the raw 32-byte private key (wrapped under a return code)
     this.privateKey = privateKey;

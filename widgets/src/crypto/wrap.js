@@ -33,6 +33,12 @@ export async function wrapConversationKey(epochKey, recipient, { conversationId,
   return concat(HEADER, new Uint8Array(sealed.enc), new Uint8Array(sealed.ct));
 }
 
+// A recipient is a raw 32-byte X25519 private key, or a WebCrypto CryptoKeyPair
+// {privateKey, publicKey} whose private key need not be extractable (a staff device's,
+// kept in IndexedDB): @hpke/core's decap takes the pair as it is.
+const isPair = (r) => !(r instanceof Uint8Array) && r?.privateKey !== undefined && r?.publicKey !== undefined;
+const recipientPublicRaw = async (r) => (isPair(r) ? new Uint8Array(await subtle.exportKey("raw", r.publicKey)) : x25519PublicOf(r));
+
 async function unwrap(wrapped, recipientPrivateRaw, info) {
   if (!(wrapped instanceof Uint8Array) || wrapped.length < 2) fail("unwrap_failed", "a wrapped key is too short");
   if (wrapped[0] !== PROTOCOL_VERSION) fail("unsupported_version", `wrapped key version ${wrapped[0]}`);
@@ -40,7 +46,7 @@ async function unwrap(wrapped, recipientPrivateRaw, info) {
   if (wrapped.length !== WRAPPED_BYTES) fail("unwrap_failed", `a wrapped key is ${WRAPPED_BYTES} bytes`);
   let secret;
   try {
-    const recipientKey = await hpke().kem.importKey("raw", recipientPrivateRaw, false);
+    const recipientKey = isPair(recipientPrivateRaw) ? recipientPrivateRaw : await hpke().kem.importKey("raw", recipientPrivateRaw, false);
     secret = new Uint8Array(await hpke().open({ recipientKey, enc: wrapped.slice(2, 34), info }, wrapped.slice(34)));
   } catch (e) {
     if (e instanceof CryptoError) throw e;
@@ -57,15 +63,15 @@ export async function x25519PublicOf(privateRaw) {
   return b64urlDecode((await subtle.exportKey("jwk", key)).x);
 }
 
-/** Open an epoch key wrap with a raw X25519 private key (tests, vectors; staff side). */
+/** Open an epoch key wrap with a raw X25519 private key or a CryptoKeyPair (tests, vectors; staff side). */
 export async function unwrapConversationKey(wrapped, recipientPrivateRaw, { conversationId, epoch }) {
-  const digest = await fingerprintDigest("x25519", await x25519PublicOf(recipientPrivateRaw));
+  const digest = await fingerprintDigest("x25519", await recipientPublicRaw(recipientPrivateRaw));
   return unwrap(wrapped, recipientPrivateRaw, conversationKeyInfo(digest, { conversationId, epoch }));
 }
 
-/** Open a team key grant; the private key must match `teamPublicRaw` (invalid_key). */
+/** Open a team key grant (recipient: raw key or CryptoKeyPair); the private key must match `teamPublicRaw` (invalid_key). */
 export async function unwrapTeamKeyGrant(wrapped, recipientPrivateRaw, { period, grantee, teamPublicRaw }) {
-  const digest = await fingerprintDigest("x25519", await x25519PublicOf(recipientPrivateRaw));
+  const digest = await fingerprintDigest("x25519", await recipientPublicRaw(recipientPrivateRaw));
   const teamDigest = await fingerprintDigest("x25519", teamPublicRaw);
   const secret = await unwrap(wrapped, recipientPrivateRaw, teamKeyGrantInfo(digest, { period, grantee, teamDigest }));
   if (!equalBytes(await x25519PublicOf(secret), teamPublicRaw)) fail("invalid_key", "the granted private key does not match the team public key");
