@@ -70,7 +70,8 @@ export function showCount(count, title) {
     document.head.append(link);
   }
   if (link.dataset.count === text && iconUrl) return;
-  if (iconUrl) URL.revokeObjectURL(iconUrl);
+  // The old icon may still be loading: let it go a little later.
+  if (iconUrl) setTimeout(URL.revokeObjectURL, 10_000, iconUrl);
   iconUrl = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
   link.type = "image/svg+xml";
   link.href = iconUrl;

@@ -128,7 +128,7 @@ async function startWork() {
     state.screen = "queue";
   }
   for (const summary of await chat.held()) addChat(summary, summary.last_seq);
-  for (const c of state.chats.values()) refresh(c, true);
+  for (const c of state.chats.values()) refresh(c, true, true); // after a reload: the history
 }
 
 async function renew(password) {
@@ -324,11 +324,11 @@ export function nextChat() {
 }
 
 /** Read what is new (and the readers after an epoch or a handover step). */
-export function refresh(c, withReaders = false) {
+export function refresh(c, withReaders = false, fetch = false) {
   c.reading = c.reading.then(async () => {
     if (!state.chat || !state.chats.has(c.id)) return;
     try {
-      c.messages = await state.chat.read(c.id);
+      c.messages = await (fetch ? state.chat.load(c.id) : state.chat.read(c.id));
       if (withReaders) c.readers = await state.chat.readers(c.id);
       c.error = "";
     } catch (err) {

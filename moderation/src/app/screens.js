@@ -66,7 +66,7 @@ export const SCREENS = {
       if (a !== b) { state.error = t("passphraseDiffers"); render(); return; }
       act(() => desk.saveBackup(a));
     } },
-      field("passphrase", t("passphrase"), { type: "password", autocomplete: "new-password", required: true, minlength: 12 }),
+      field("passphrase", t("passphrase"), { type: "password", autocomplete: "new-password", required: true }),
       field("passphrase2", t("passphraseAgain"), { type: "password", autocomplete: "new-password", required: true }),
       h("div", { class: "row" },
         h("button", { type: "submit", class: "primary", disabled: state.busy }, t("saveBackup")),

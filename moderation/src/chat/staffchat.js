@@ -449,6 +449,13 @@ export class StaffChat extends EventTarget {
     return keys;
   }
 
+  /** Fetch the history this console does not have yet (after a reload: for each of
+   *  `held`), then read it all: every message so far, decrypted and verified. */
+  async load(conversationId) {
+    await this._fillGap(conversationId);
+    return this.read(conversationId);
+  }
+
   /** Every message so far, decrypted and verified, in order. */
   async read(conversationId) {
     const crypto = await this._cryptoFor(conversationId);
