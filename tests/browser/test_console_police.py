@@ -2,8 +2,9 @@
 widget and an officer's console. The counsellor offers, the young person agrees in the
 widget (without sharing what came before), the officer sees the request live, joins,
 reads only from the handover on and talks; the young person's withdrawal removes the
-officer at once; offered again, the counsellor ends the police part and the officer is
-out again. The officer never sees a queue or another conversation."""
+officer at once; offered again, the officer joins and leaves by keyboard; offered a
+third time, the counsellor ends the police part and the officer is out again. The
+officer never sees a queue or another conversation."""
 
 from __future__ import annotations
 
@@ -110,7 +111,18 @@ async def test_police_join_only_with_consent_and_leave_when_it_ends(
         await counsellor.get_by_text("Who can read this chat: the helpline team", exact=True
                                      ).wait_for()
 
-        # Offered and agreed again; this time the counsellor ends the police part.
+        # Offered and agreed again: the officer joins with Alt+A and leaves with Alt+E.
+        await _consent(youth, counsellor)
+        await officer.get_by_role("button", name="Join request 1").wait_for()
+        await officer.locator("h1").click()
+        await officer.keyboard.press("Alt+KeyA")
+        await screen(officer, "chat")
+        await counsellor.get_by_text("Police: officer agent-jansen joined").wait_for()
+        await officer.keyboard.press("Alt+KeyE")
+        await screen(officer, "requests")
+        await counsellor.get_by_text("Police: the officer left").wait_for()
+
+        # And once more; this time the counsellor ends the police part.
         await _consent(youth, counsellor)
         await officer.get_by_role("button", name="Join request 1").click()
         await screen(officer, "chat")

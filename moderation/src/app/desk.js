@@ -154,6 +154,7 @@ function sessionEnded() {
   state.resumeScreen = ["chat", "queue", "requests"].includes(state.screen) ? state.screen : "queue";
   state.screen = "relogin";
   state.panel = null;
+  say(""); // it may read out a message
   render();
 }
 

@@ -45,7 +45,7 @@ const en = {
   sessionEnds: "Your session ends in {minutes} min. Sign in again to go on without losing your chats.",
   sessionEnded: "Your session has ended.",
   sessionEndedIntro: "Your chats stay open on this device. Enter your password to go on.",
-  staySignedIn: "Stay signed in", goOn: "Go on",
+  session: "Session", staySignedIn: "Stay signed in", goOn: "Go on",
   // navigation and queue
   nav: "Your work", queue: "Queue", requests: "Handover requests", yourChats: "Your conversations",
   queueTitle: "Queue", noOneWaiting: "No one is waiting.", waitingList: "Waiting conversations",
@@ -164,7 +164,7 @@ const nl = {
   sessionEnds: "Je sessie eindigt over {minutes} min. Log opnieuw in om door te gaan zonder je gesprekken te verliezen.",
   sessionEnded: "Je sessie is afgelopen.",
   sessionEndedIntro: "Je gesprekken blijven open op dit apparaat. Vul je wachtwoord in om door te gaan.",
-  staySignedIn: "Ingelogd blijven", goOn: "Doorgaan",
+  session: "Sessie", staySignedIn: "Ingelogd blijven", goOn: "Doorgaan",
   nav: "Je werk", queue: "Wachtrij", requests: "Verzoeken om politie", yourChats: "Je gesprekken",
   queueTitle: "Wachtrij", noOneWaiting: "Er wacht niemand.", waitingList: "Wachtende gesprekken",
   capacity: "Je hebt {held} van {max} gesprekken.", atCapacity: "Je zit aan je maximum: rond eerst een gesprek af.",

@@ -46,7 +46,7 @@ function sessionWarning() {
     h("p", { role: "alert", class: "expiring" }, t("sessionEnds", { minutes: state.expiring })),
     field("renew-password", t("password"), { type: "password", autocomplete: "current-password", required: true }),
     h("button", { type: "submit", class: "primary", disabled: state.busy }, t("staySignedIn")));
-  return form;
+  return h("aside", { "aria-label": t("session") }, form);
 }
 
 function nav() {

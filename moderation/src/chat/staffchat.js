@@ -199,6 +199,7 @@ export class StaffChat extends EventTarget {
     if (data?.error) throw new ChatError(data.error.code, data.error.message);
     if (!res.ok || typeof data?.token !== "string") throw new ChatError("bad_answer", `login answered ${res.status}`);
     this._token = data.token;
+    this._expiresAt = data.expires_at;
     this._username = data.username;
     this._role = data.role;
     return data;
@@ -255,21 +256,22 @@ export class StaffChat extends EventTarget {
    * with what it missed, as after any reconnect), then the old session is logged out.
    */
   async renew(password) {
-    const old = this._token;
+    const old = this._token, oldExpires = this._expiresAt ?? 0;
     const data = await this.login(this._username, password);
     const socket = this._socket;
     this._socket = null;
     socket?.removeAllListeners();
     socket?.disconnect();
     await this.connect();
-    if (old && old !== this._token) await this._logout(old).catch(() => {});
+    // A session that has run out needs no logout (the server would answer 401).
+    if (old && old !== this._token && oldExpires > Date.now()) await this._logout(old).catch(() => {});
     return data;
   }
 
   /** POST /api/logout: the session ends on the server too (every socket on it drops). */
   async logout() {
     const token = this._token;
-    if (token) await this._logout(token).catch(() => {});
+    if (token && (this._expiresAt ?? Infinity) > Date.now()) await this._logout(token).catch(() => {});
   }
 
   async _logout(token) {
