@@ -47,7 +47,8 @@ async def test_login_gives_a_token_that_opens_the_staff_socket(
     client = StaffClient(server.url)
     harness.clients.append(client)
     await client.connect(session["token"])
-    assert await client.whoami() == {"username": "hana", "role": "supervisor", "languages": []}
+    assert await client.whoami() == {"username": "hana", "role": "supervisor", "languages": [],
+                                     "max_conversations": 3}
 
 
 async def test_logout_revokes_the_token(harness: Harness, server: ServerProcess) -> None:

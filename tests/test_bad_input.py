@@ -115,7 +115,8 @@ async def test_staff_bad_events_each_get_their_code(
         "conversation_id": youth.conversation_id, "form": "sexual", "age_band": "12_15",
         "referral": "police"})
     assert ack["error"]["code"] == "invalid_state"  # already closed
-    assert await counsellor.whoami() == {"username": "wim", "role": "counsellor", "languages": []}
+    assert await counsellor.whoami() == {"username": "wim", "role": "counsellor", "languages": [],
+                                         "max_conversations": 3}
 
 
 async def test_an_oversized_frame_closes_only_that_connection(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 from helpline.cli.common import account_service, key_admin, open_store, police_admin
 from helpline.config import Settings
+from helpline.crypto.backup import StaffDeviceKeys, make_backup, parse_backup
 from helpline.crypto.keyfile import (
     read_encryption_key_file,
     read_signing_key_file,
@@ -26,6 +28,16 @@ DEMO_ACCOUNTS = (
     ("admin", Role.ADMIN, ()),
 )
 DEMO_FILE = "demo-logins.txt"
+BACKUP_PASSPHRASE_FILE = "demo-backup-passphrase"  # noqa: S105 - a file name
+
+
+def backup_path(settings: Settings, username: str) -> Path:
+    """The demo account's console backup file (its device keys, for /console)."""
+    return settings.data_dir / "demo-devices" / f"{username}.console-backup.json"
+
+
+def demo_backup_passphrase(settings: Settings) -> str:
+    return (settings.data_dir / BACKUP_PASSPHRASE_FILE).read_text().strip()
 
 
 async def ensure_demo_accounts(settings: Settings) -> list[tuple[str, str, str]]:
@@ -96,4 +108,23 @@ async def ensure_demo_keys(settings: Settings) -> str:
             await admin.grant(name)
             if role is Role.POLICE:
                 await police.grant(name, enc.public.fingerprint, sig.public.fingerprint)
+            _write_console_backup(settings, StaffDeviceKeys(name, fp, enc, sig))
         return fp
+
+
+def _write_console_backup(settings: Settings, keys: StaffDeviceKeys) -> None:
+    """The same device keys as a console backup file: in /console, "Restore from a
+    backup file" signs the demo account in on its approved device at once."""
+    secret = settings.data_dir / BACKUP_PASSPHRASE_FILE
+    if not secret.exists():
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(12))
+    path = backup_path(settings, keys.username)
+    if path.exists() and parse_backup(path.read_text()).pinned_fingerprint == \
+            keys.pinned_fingerprint:
+        return
+    text = make_backup(keys, demo_backup_passphrase(settings))
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)

@@ -13,7 +13,13 @@ from aiohttp import web
 
 from helpline.app import check_settings, create_app
 from helpline.cli.common import resolve_redis
-from helpline.cli.demo import DEMO_FILE, ensure_demo_accounts, ensure_demo_keys
+from helpline.cli.demo import (
+    DEMO_FILE,
+    backup_path,
+    demo_backup_passphrase,
+    ensure_demo_accounts,
+    ensure_demo_keys,
+)
 from helpline.config import ConfigError, Settings
 
 
@@ -82,6 +88,10 @@ async def _run_server(settings: Settings, demo: bool, redis_where: str) -> int:
         print(f"demo keys: signing fingerprint {signing_fp}", flush=True)
         print(f"  device keys of the demo accounts: {settings.data_dir / 'demo-devices'}",
               flush=True)
+        print(f"console:    {base}/console   sign in with a demo login, then \"Restore from a "
+              "backup file\":", flush=True)
+        print(f"  file {backup_path(settings, '<login>')}, passphrase "
+              f"{demo_backup_passphrase(settings)}", flush=True)
         print("play a counsellor in another terminal: .venv/bin/helpline counsel", flush=True)
     await stop.wait()
     await runner.cleanup()
