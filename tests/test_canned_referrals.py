@@ -137,6 +137,10 @@ REFERRAL_BREAKS: list[tuple[str, Callable[[Any], None], str]] = [
         number="call us"), "is not of the form"),
     ("plain http url", lambda d: _referral(d)["contact"].update(url="http://politie.nl"),
      "is not of the form"),
+    ("a url the widget would not link", lambda d: _referral(d)["contact"].update(
+        url="https://politie.nl@evil.example"), "not sendable as a card"),
+    ("a label with a line break", lambda d: _referral(d)["contact"]["phones"][0]["label"].update(
+        nl="bel\nons"), "not sendable as a card"),
     ("unknown contact field", lambda d: _referral(d)["contact"].update(email="a@b.nl"),
      "unknown fields ['email']"),
     ("long description", lambda d: _referral(d)["what"].update(en="x" * 601),

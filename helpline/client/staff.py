@@ -15,7 +15,8 @@ from helpline.client.e2e import ConversationCrypto
 from helpline.crypto.envelope import SenderRole
 from helpline.crypto.epochs import check_sendable
 from helpline.crypto.errors import CryptoError
-from helpline.crypto.keyring import Decrypted, StaffKeyring, text_plaintext
+from helpline.crypto.keyring import Decrypted, StaffKeyring
+from helpline.crypto.plaintext import referral_plaintext, text_plaintext
 from helpline.protocol import STAFF_NAMESPACE
 
 
@@ -156,6 +157,20 @@ class StaffClient(BaseClient):
         consent (if any) is live; otherwise nothing is sent and the reason is raised
         (`epoch_unverified`, `not_a_reader`, `key_mismatch`, `consent_lapsed`, `no_keys`).
         """
+        return await self.send_plaintext(conversation_id, text_plaintext(text))
+
+    async def send_referral(self, conversation_id: str, card: Mapping[str, Any]) -> dict[str, Any]:
+        """Send a referral card (helpline/crypto/plaintext.py) the widget shows as a card;
+        a malformed card is refused here with `invalid_payload` and nothing is sent."""
+        try:
+            plaintext = referral_plaintext(card)
+        except CryptoError as exc:
+            raise ClientError("invalid_payload", exc.message) from None
+        return await self.send_plaintext(conversation_id, plaintext)
+
+    async def send_plaintext(self, conversation_id: str, plaintext: bytes) -> dict[str, Any]:
+        """Seal and send any plaintext, unchecked, as send_text does (tests use it to
+        send what a broken or hostile client might)."""
         lock = self._send_locks.setdefault(conversation_id, asyncio.Lock())
         async with lock:
             crypto = self._crypto_for(conversation_id)
@@ -176,7 +191,7 @@ class StaffClient(BaseClient):
             role = SenderRole.POLICE if self._role == "police" else SenderRole.COUNSELLOR
             counter = crypto.reader.next_counter(ring.signing.public.fingerprint_digest, epoch)
             sealer = ring.sealer(conversation_id, epoch, verified.keys[epoch], role, counter)
-            result = await self.send(conversation_id, sealer.seal(text_plaintext(text)))
+            result = await self.send(conversation_id, sealer.seal(plaintext))
             await crypto.read(self.messages(conversation_id))  # count our own message
             return result
 

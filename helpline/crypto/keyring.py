@@ -9,13 +9,12 @@ events `keys` and `conversation_keys`), the outputs are keys and readers.
   (team or police keys), then the epoch keys of a conversation that were wrapped for
   those keys, and accepts a colleague's signature only with a signed staff statement.
 
-Message plaintext is UTF-8 JSON `{"type": "text", "text": str}`; other types may be
-added, and a reader shows an unknown type as such instead of failing.
+Message plaintexts are in helpline/crypto/plaintext.py; a reader shows an unknown type
+as such instead of failing, and refuses a malformed referral card (bad_encoding).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,6 @@ from helpline.crypto.epochs import (
 )
 from helpline.crypto.errors import (
     CryptoError,
-    EncodingError,
     EpochNotVerified,
     KeyRevoked,
     StatementNotValid,
@@ -45,6 +43,7 @@ from helpline.crypto.keys import (
     SigningPublicKey,
     generate_epoch_key,
 )
+from helpline.crypto.plaintext import read_plaintext, read_referral, text_plaintext
 from helpline.crypto.reader import TranscriptReader
 from helpline.crypto.revocation import EMPTY as NO_REVOCATIONS
 from helpline.crypto.revocation import RevocationList, RevocationTracker
@@ -64,20 +63,6 @@ STAFF_ROLES = {"counsellor": SenderRole.COUNSELLOR, "supervisor": SenderRole.COU
                "police": SenderRole.POLICE}
 
 
-def text_plaintext(text: str) -> bytes:
-    return json.dumps({"type": "text", "text": text}, ensure_ascii=False).encode()
-
-
-def read_plaintext(plaintext: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(plaintext.decode())
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise EncodingError("a message plaintext is a UTF-8 JSON object") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise EncodingError("a message plaintext is a JSON object with a type")
-    return data
-
-
 @dataclass(frozen=True)
 class Decrypted:
     """One message as a participant sees it: the text, or why it was refused."""
@@ -90,6 +75,7 @@ class Decrypted:
     error: str | None = None  # a crypto error code when the body was refused
     kind: str = "text"  # the plaintext's type: "text", "intake", "signal", ...
     signal: str | None = None  # for kind "signal": which one ("cannot_talk")
+    referral: dict[str, Any] | None = None  # for kind "referral": the checked card
 
 
 def open_record(reader: TranscriptReader, names: Mapping[bytes, str],
@@ -114,12 +100,13 @@ def open_record(reader: TranscriptReader, names: Mapping[bytes, str],
     kind = plaintext["type"]
     text = plaintext.get("text") if kind == "text" else None
     signal = plaintext.get("signal") if kind == "signal" else None
+    referral = read_referral(plaintext) if kind == "referral" else None
     return Decrypted(
         seq=int(envelope["seq"]), sender_role=str(envelope["sender_role"]),
         sent_at=int(envelope["sent_at"]),
         sender=names.get(bytes.fromhex(message.sender_fingerprint)),
         text=text if isinstance(text, str) else f"[{kind}]",
-        kind=kind, signal=signal if isinstance(signal, str) else None,
+        kind=kind, signal=signal if isinstance(signal, str) else None, referral=referral,
     )
 
 

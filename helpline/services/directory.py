@@ -19,6 +19,9 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+from helpline.crypto.errors import EncodingError
+from helpline.crypto.plaintext import check_referral
+
 ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 TAG = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -95,6 +98,14 @@ class Referral:
         """Case-insensitive substring search over name, kind and what (every language)."""
         haystack = (self.name, self.kind, *self.what.values())
         return any(needle in text.casefold() for text in haystack)
+
+    def card(self, language: str) -> dict[str, Any]:
+        """The referral card sent into a chat (helpline/crypto/plaintext.py), in `language`
+        (nl or en; en otherwise), as the console builds it (moderation/src/app/desk.js)."""
+        lang = "nl" if language == "nl" else "en"
+        return {"id": self.id, "name": self.name, "kind": self.kind, "what": self.what[lang],
+                "phones": [{"number": p.number, "label": p.label[lang]} for p in self.phones],
+                "url": self.url, "hours": self.hours[lang] if self.hours else None}
 
     def to_wire(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "kind": self.kind,
@@ -246,10 +257,18 @@ def _referral(n: int, raw: object) -> Referral:
              else _texts(f"{at}.contact.hours", contact["hours"], HOURS_MAX))
     note = (None if item.get("note") is None
             else _texts(f"{at}.note", item["note"], NOTE_MAX))
-    return Referral(_text(f"{at}.id", item["id"], 40, ID),
-                    _text(f"{at}.name", item["name"], NAME_MAX), kind, regions,
-                    _texts(f"{at}.what", item["what"], WHAT_MAX), languages, tuple(phones),
-                    url, hours, note)
+    referral = Referral(_text(f"{at}.id", item["id"], 40, ID),
+                        _text(f"{at}.name", item["name"], NAME_MAX), kind, regions,
+                        _texts(f"{at}.what", item["what"], WHAT_MAX), languages,
+                        tuple(phones), url, hours, note)
+    # What the directory holds must also pass the widget's card rules, or the console
+    # could not send it.
+    for lang in REFERRAL_TEXT_LANGUAGES:
+        try:
+            check_referral(referral.card(lang))
+        except EncodingError as exc:
+            raise DirectoryDataError(f"{at}: not sendable as a card ({exc.message})") from None
+    return referral
 
 
 def parse_referrals(data: object) -> tuple[Referral, ...]:
@@ -281,6 +300,9 @@ class Directory:
     def canned(self, language: str) -> list[dict[str, Any]]:
         """The canned answers of one language (a KeyError for another language)."""
         return [a.to_wire() for a in self._canned[language]]
+
+    def referral(self, referral_id: str) -> Referral | None:
+        return next((r for r in self._referrals if r.id == referral_id), None)
 
     def referrals(self, region: str | None = None, kind: str | None = None,
                   query: str | None = None) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 widget in another browser: a counsellor signs in on a new device (the interface in
 Dutch, then English), has the device approved and granted by the admin (fingerprints
 read off the page), sees the live queue, accepts, exchanges encrypted messages, sees the
-young person typing and the "can't talk freely" banner, sends a canned answer, ends,
+young person typing and the "can't talk freely" banner, sends a canned answer and a
+referral card (shown in the widget), ends,
 must file the wrap-up, and the conversation closes. And a race for one conversation
 between two consoles is won by one, the other told so plainly."""
 
@@ -164,6 +165,24 @@ async def test_a_counsellor_takes_a_chat_from_the_widget_to_the_wrap_up(
         await youth.locator(".messages li").filter(
             has_text=_canned_text("ask_safety")[:40]).wait_for()
 
+        # A referral: the directory searched, CoMensha sent as a card the widget shows.
+        await page.get_by_role("button", name="Referral", exact=True).click()
+        panel = page.get_by_role("dialog", name="Refer to help")
+        await panel.get_by_label("Search").fill("CoMensha")
+        await panel.get_by_role("button", name="Search").click()
+        await panel.get_by_role("heading", name="CoMensha").wait_for()
+        assert await axe(page) == []
+        await shot(page, "console-referral")
+        await panel.get_by_role("button", name="Send to the young person: CoMensha").click()
+        await page.get_by_text("Referral card sent: CoMensha.").wait_for()
+        await page.locator(".messages li.mine .card").filter(
+            has_text="Referral: CoMensha").wait_for()
+        card = youth.get_by_role("region", name="Hier kun je hulp krijgen: CoMensha")
+        await card.get_by_role("heading", name="CoMensha").wait_for()
+        assert await card.get_by_role("link", name="Website: www.comensha.nl").get_attribute(
+            "href") == "https://www.comensha.nl"
+        assert "Landelijk Coördinatiecentrum tegen Mensenhandel" in await card.inner_text()
+
         # End: the wrap-up must be filed before the conversation closes.
         await page.get_by_role("button", name="End conversation").click()
         await page.get_by_text("This conversation has ended. File the wrap-up").wait_for()
@@ -177,7 +196,9 @@ async def test_a_counsellor_takes_a_chat_from_the_widget_to_the_wrap_up(
         await wrapup.get_by_role("group", name="Form of exploitation").get_by_label(
             "Labour", exact=True).check()
         await wrapup.get_by_role("group", name="Age band").get_by_label("16\N{EN DASH}17").check()
-        await wrapup.get_by_role("group", name="Referred to").get_by_label("No referral").check()
+        # The card sent counts as a referral to care, already chosen.
+        assert await wrapup.get_by_role("group", name="Referred to").get_by_label(
+            "Care", exact=True).is_checked()
         assert await axe(page) == []
         await shot(page, "console-wrapup")
         await wrapup.get_by_role("button", name="File and close").click()

@@ -11,6 +11,7 @@ import * as C from "../../widgets/src/crypto/index.js";
 export const VECTOR_FILES = Object.freeze([
   "statement.json", "staff-statement.json", "revocation.json", "wrap.json",
   "rfc9180-base-x25519-sha256-aes256gcm.json", "envelope.json", "epoch.json", "return-code.json",
+  "referral.json",
 ]);
 
 /**
@@ -313,6 +314,26 @@ export async function checkVectors(vectors) {
     for (const e of v.invalid) await refuses(async () => C.unwrapWithCode(hex(e.blob), await keysFor(e.code), e.conversation_id), e.error, e.name, F);
     for (const e of v.invalid_codes) await refuses(() => C.deriveCodeKeys(e.code), e.error, e.name, F);
     await step("new codes", F, async () => { for (let i = 0; i < 20; i++) same(C.splitCode(C.newCode()).length, 2, "a new code splits", F); });
+  }
+
+  // -- referral cards (plaintext.js) ---------------------------------------------------------
+  {
+    const F = "referral.json";
+    const v = await load(F);
+    const read = (text) => C.readReferral(C.readPlaintext(C.utf8(text)));
+    for (const e of v.valid) {
+      await step(e.name, F, async () => {
+        same(JSON.stringify(read(e.plaintext)), JSON.stringify(e.card), `${e.name} card`, F);
+        same(JSON.stringify(read(C.fromUtf8(C.referralPlaintext(e.card)))), JSON.stringify(e.card), `${e.name} sent as is`, F);
+      });
+    }
+    for (const e of v.invalid) {
+      await refuses(() => read(e.plaintext), e.error, e.name, F);
+      const data = JSON.parse(e.plaintext);
+      if (data.referral && typeof data.referral === "object" && !Array.isArray(data.referral) && Object.keys(data).length === 2) {
+        await refuses(() => C.referralPlaintext(data.referral), e.error, `${e.name} (not sent)`, F);
+      }
+    }
   }
 
   return { checks: passed, failures, counts };

@@ -23,7 +23,7 @@
 //   "error"     detail {code, message}: a background step failed (resync, a live read)
 import {
   CryptoError, b64urlDecode, b64urlEncode, checkSendable, equalBytes, hexEncode, readPlaintext,
-  readerKinds, staffRefusalAt, textPlaintext,
+  readReferral, readerKinds, referralPlaintext, staffRefusalAt, textPlaintext,
 } from "../../../widgets/src/crypto/index.js";
 import { Transcript } from "../../../widgets/src/chat/transcript.js";
 import { StaffKeyring } from "../crypto/staffkeyring.js";
@@ -131,6 +131,7 @@ class ConversationCrypto {
     entry.text = kind === "text" && typeof data.text === "string" ? data.text : `[${kind}]`;
     if (kind === "signal" && typeof data.signal === "string") entry.signal = data.signal;
     if (kind === "intake" && Array.isArray(data.answers)) entry.answers = data.answers;
+    if (kind === "referral") entry.referral = readReferral(data); // a malformed card: bad_encoding
     return entry;
   }
 }
@@ -476,6 +477,25 @@ export class StaffChat extends EventTarget {
    */
   sendText(conversationId, text) {
     if (typeof text !== "string" || text.length === 0) return Promise.reject(new ChatError("invalid_payload", "empty message"));
+    return this._sendPlaintext(conversationId, textPlaintext(text));
+  }
+
+  /**
+   * Send a referral card {id, name, kind, what, phones: [{number, label}], url, hours}
+   * (widgets/src/crypto/plaintext.js) as sendText sends a text; the widget shows it as a
+   * card. A malformed card is refused with `invalid_payload` and nothing is sent.
+   */
+  sendReferral(conversationId, card) {
+    let plaintext;
+    try {
+      plaintext = referralPlaintext(card);
+    } catch (e) {
+      return Promise.reject(e instanceof CryptoError ? new ChatError("invalid_payload", e.message) : e);
+    }
+    return this._sendPlaintext(conversationId, plaintext);
+  }
+
+  _sendPlaintext(conversationId, plaintext) {
     let chain = this._sendChains.get(conversationId);
     if (!chain) this._sendChains.set(conversationId, chain = new Chain());
     return chain.run(async () => {
@@ -498,7 +518,7 @@ export class StaffChat extends EventTarget {
       const role = this._role === "police" ? "police" : "counsellor";
       const counter = crypto.reader.nextCounter(hexEncode(await ring.signing.public.digest()), epoch);
       const sealer = ring.sealer(conversationId, epoch, verified.keys.get(epoch), role, counter);
-      const body = b64urlEncode(await sealer.seal(textPlaintext(text)));
+      const body = b64urlEncode(await sealer.seal(plaintext));
       const r = await this.call("send", { conversation_id: conversationId, body, client_msg_id: randomId() });
       // No echo from the server: add our own envelope from the ack.
       this._takeEnvelope({ conversation_id: conversationId, seq: r.seq, sender_role: role, sent_at: r.sent_at, body }, false);

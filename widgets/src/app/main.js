@@ -8,6 +8,7 @@ import { io } from "socket.io-client";
 import { YouthChat, isTabState } from "../chat/client.js";
 import { LANGUAGES, loadStrings, pickLanguage } from "./i18n.js";
 import { h, clear } from "./dom.js";
+import { telHref } from "../crypto/plaintext.js";
 
 const page = document.body.dataset;
 const embedded = window.parent !== window;
@@ -17,8 +18,15 @@ const state = {
   // The chat server comes from this page (the helpline's own), never from the host page.
   hostOrigin: null, server: page.server || location.origin, fingerprint: page.fingerprint || "",
   campaign: "", urgent: false, deferredOffer: null, typing: false, blurred: false, notice: "", code: null,
-  signalled: false, offerShare: true, error: "",
+  signalled: false, offerShare: true, error: "", invite: "",
 };
+// A counsellor's one-time invite link (/chat#invite=CODE, from the console): read once,
+// then dropped from the address bar so it is not left in view or bookmarked.
+const inviteMatch = !embedded && /^#invite=([A-Za-z0-9_-]{16})$/.exec(location.hash);
+if (inviteMatch) {
+  state.invite = inviteMatch[1];
+  history.replaceState(null, "", location.pathname + location.search);
+}
 // Read before anything renders: a reload of this tab mid-chat comes back from it.
 const savedTab = !embedded && isTabState(window.name) ? window.name : null;
 if (savedTab) state.screen = "resuming";
@@ -139,12 +147,25 @@ function isKeyError(err) {
   return /CryptoError|key|fingerprint|statement|revok|verif|signature/i.test(text);
 }
 
+const INVITE_GONE = new Set(["invite_used", "invite_expired", "invite_invalid"]);
+
 async function start() {
+  const invite = state.invite || undefined;
+  state.notice = "";
   await act(async () => {
     state.chat = makeChat();
     await state.chat.connect();
-    await state.chat.open({ intake: true, language: state.lang,
-                            browserLanguage: navigator.language, campaign: state.campaign || undefined });
+    try {
+      await state.chat.open({ intake: true, language: state.lang, invite,
+                              browserLanguage: navigator.language, campaign: state.campaign || undefined });
+    } catch (err) {
+      if (!invite || !INVITE_GONE.has(err && err.code)) throw err;
+      // Used, expired or unknown: say so, and offer the normal start (the same button).
+      state.chat.close();
+      state.chat = null;
+      state.invite = "";
+      state.notice = state.t.inviteGone;
+    }
   });
 }
 
@@ -281,14 +302,34 @@ function cover() {
   return h("details", { class: "cover" }, h("summary", {}, t.coverTitle), h("p", {}, t.coverText));
 }
 
+// A referral card as the counsellor sent it; its fields were checked when it was
+// decrypted (crypto/plaintext.js): phone numbers and an https address only.
+function referralCard(r) {
+  const t = state.t;
+  const host = r.url ? new URL(r.url).hostname : null;
+  return h("section", { class: "referral", "aria-label": `${t.referralTitle}: ${r.name}` },
+    h("p", { class: "referral-title" }, t.referralTitle),
+    h("h2", { class: "referral-name" }, r.name),
+    r.what ? h("p", {}, r.what) : null,
+    r.phones.length ? h("ul", { class: "referral-phones" }, ...r.phones.map((p) => h("li", {},
+      h("a", { href: telHref(p.number) }, t.referralCall.replace("{number}", p.number)),
+      p.label ? h("span", {}, ` (${p.label})`) : null))) : null,
+    host ? h("p", {}, h("a", { href: r.url, target: "_blank", rel: "noopener noreferrer" },
+      t.referralWebsite.replace("{host}", host))) : null,
+    r.hours ? h("p", {}, t.referralHours.replace("{hours}", r.hours)) : null,
+    r.phones.length || host ? h("p", { class: "referral-trace" }, t.referralTrace) : null);
+}
+
 function messageList() {
   const t = state.t;
   const messages = (state.chat ? state.chat.messages : [])
-    .filter((m) => (m.kind === undefined || m.kind === "text") && (m.text || m.error));
+    .filter((m) => ((!m.kind || m.kind === "text") && (m.text || m.error))
+      || (m.kind === "referral" && m.referral));
   const who = (m) => (m.mine ? t.you : t[m.role] || t.counsellor);
   return h("ol", { class: "messages", "aria-label": t.title },
     ...messages.map((m) => h("li", { class: m.mine ? "mine" : "theirs" },
-      h("span", { class: "who" }, who(m)), h("p", { class: "text" }, m.text || t.unreadable),
+      h("span", { class: "who" }, who(m)),
+      m.referral ? referralCard(m.referral) : h("p", { class: "text" }, m.text || t.unreadable),
       m.mine && m.status ? h("span", { class: "status" }, t[m.status] || m.status) : null)));
 }
 
@@ -309,8 +350,10 @@ function composer(label = state.t.message) {
 const SCREENS = {
   start() {
     const t = state.t;
+    const invited = !!state.invite;
     return h("section", { "aria-labelledby": "s-title" },
-      h("h1", { id: "s-title" }, t.startTitle), h("p", {}, t.startText),
+      h("h1", { id: "s-title" }, invited ? t.inviteTitle : t.startTitle),
+      h("p", {}, invited ? t.inviteText : t.startText),
       h("button", { type: "button", class: "primary", id: "start", onclick: start }, t.start),
       h("button", { type: "button", class: "link", id: "have-code",
                     onclick: () => { state.screen = "enter-code"; render(); } }, t.haveCode),

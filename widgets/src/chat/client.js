@@ -17,7 +17,7 @@
 //   "code_used" the return code was used on another device (this one stays bound)
 import {
   CryptoError, YouthKeyring, b64urlDecode, b64urlEncode, epochStatementFromWire,
-  readPlaintext, signConsent, consentToWire, staffRefusalAt, utf8, verifyEpochStatement,
+  readPlaintext, readReferral, signConsent, consentToWire, staffRefusalAt, utf8, verifyEpochStatement,
   verifyKeyStatement, wrapConversationKey, checkSendable, hexEncode, fromUtf8,
 } from "../crypto/index.js";
 import { codeWrapPayload, parseCodeWrapPayload, strictJsonParse } from "../crypto/codewrap.js";
@@ -492,6 +492,7 @@ export class YouthChat extends EventTarget {
     const entry = { ...base, mine, kind: data.type, text: null, error: null };
     if (data.type === "text" && typeof data.text === "string") entry.text = data.text;
     else if (data.type === "signal") entry.signal = String(data.signal);
+    else if (data.type === "referral") entry.referral = readReferral(data); // malformed: bad_encoding, shown unreadable
     else if (data.type !== "intake") entry.text = `[${data.type}]`;
     return entry;
   }

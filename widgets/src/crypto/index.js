@@ -9,4 +9,5 @@ export * from "./envelope.js";
 export * from "./epochs.js";
 export * from "./returncode.js";
 export * from "./keyring.js";
+export * from "./plaintext.js";
 export { WORDS, WORDS_SHA256 } from "./wordlist.js";

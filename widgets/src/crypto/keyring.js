@@ -3,24 +3,12 @@
 // names it (valid now, not revoked), makes each epoch key, wraps it for verified keys
 // only, signs the epoch statement, seals messages, and builds transcript readers.
 import { fail, CryptoError } from "./errors.js";
-import { b64urlEncode, fromUtf8, hexEncode, utf8 } from "./encoding.js";
+import { b64urlEncode, hexEncode } from "./encoding.js";
 import { SigningKeyPair, generateEpochKey } from "./keys.js";
 import { verifyKeyStatement, verifyStaffStatement, RevocationTracker, STAFF_ROLES } from "./statements.js";
 import { signEpochStatement, epochStatementToWire, readerKinds } from "./epochs.js";
 import { wrapConversationKey } from "./wrap.js";
 import { EnvelopeSealer, TranscriptReader } from "./envelope.js";
-
-export const textPlaintext = (text) => utf8(JSON.stringify({ type: "text", text }));
-
-/** A message plaintext: a UTF-8 JSON object with a string `type` (bad_encoding otherwise). */
-export function readPlaintext(bytes) {
-  let data;
-  try { data = JSON.parse(fromUtf8(bytes)); } catch { fail("bad_encoding", "a message plaintext is a UTF-8 JSON object"); }
-  if (data === null || typeof data !== "object" || Array.isArray(data) || typeof data.type !== "string") {
-    fail("bad_encoding", "a message plaintext is a JSON object with a type");
-  }
-  return data;
-}
 
 export class YouthKeyring {
   constructor(pinnedFingerprint) {

@@ -73,4 +73,12 @@ export default {
   resuming: "Opening your chat again",
   resumingText: "One moment: your messages are being fetched and decrypted.",
   resumeFailed: "Your earlier chat could not be opened again. If you have a return code, you can use it.",
+  referralTitle: "Where you can get help",
+  referralCall: "Call {number}",
+  referralWebsite: "Website: {host}",
+  referralHours: "Open: {hours}",
+  referralTrace: "Calling or opening the website shows up in your phone's call list or browser history.",
+  inviteTitle: "A counsellor invited you",
+  inviteText: "Tap start and you chat straight away with the counsellor who gave you this link. No name, no account.",
+  inviteGone: "This invite link no longer works (it can be used once and only for a while). You can still start a normal chat.",
 };

@@ -73,4 +73,12 @@ export default {
   resuming: "Abriendo tu chat de nuevo",
   resumingText: "Un momento: estamos recuperando y descifrando tus mensajes.",
   resumeFailed: "No se pudo volver a abrir tu chat anterior. Si tienes un código de regreso, puedes usarlo.",
+  referralTitle: "Dónde puedes encontrar ayuda",
+  referralCall: "Llama al {number}",
+  referralWebsite: "Sitio web: {host}",
+  referralHours: "Horario: {hours}",
+  referralTrace: "Llamar o abrir la web queda en el registro de llamadas o en el historial del navegador de tu teléfono.",
+  inviteTitle: "Un orientador te ha invitado",
+  inviteText: "Pulsa empezar y chatearás directamente con el orientador que te dio este enlace. Sin nombre, sin cuenta.",
+  inviteGone: "Este enlace de invitación ya no funciona (solo se puede usar una vez y durante un tiempo). Aun así puedes empezar un chat normal.",
 };

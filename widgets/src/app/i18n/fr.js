@@ -73,4 +73,12 @@ export default {
   resuming: "Réouverture de ta conversation",
   resumingText: "Un instant : tes messages sont récupérés et déchiffrés.",
   resumeFailed: "Ta conversation précédente n'a pas pu être rouverte. Si tu as un code de retour, tu peux l'utiliser.",
+  referralTitle: "Où trouver de l'aide",
+  referralCall: "Appeler le {number}",
+  referralWebsite: "Site web : {host}",
+  referralHours: "Horaires : {hours}",
+  referralTrace: "Un appel ou l'ouverture du site apparaît dans le journal d'appels ou l'historique du navigateur de ton téléphone.",
+  inviteTitle: "Un conseiller t'a invité",
+  inviteText: "Appuie sur commencer et tu discutes directement avec le conseiller qui t'a donné ce lien. Sans nom, sans compte.",
+  inviteGone: "Ce lien d'invitation ne fonctionne plus (il ne sert qu'une fois et pendant un temps limité). Tu peux quand même commencer un chat normal.",
 };

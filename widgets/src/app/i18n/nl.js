@@ -73,4 +73,12 @@ export default {
   resuming: "Je chat wordt weer geopend",
   resumingText: "Even geduld: je berichten worden opgehaald en ontsleuteld.",
   resumeFailed: "Je vorige chat kon niet opnieuw worden geopend. Heb je een terugkeercode? Dan kun je die gebruiken.",
+  referralTitle: "Hier kun je hulp krijgen",
+  referralCall: "Bel {number}",
+  referralWebsite: "Website: {host}",
+  referralHours: "Bereikbaar: {hours}",
+  referralTrace: "Bellen of de website openen is te zien in de belgeschiedenis of browsergeschiedenis van je telefoon.",
+  inviteTitle: "Een hulpverlener heeft je uitgenodigd",
+  inviteText: "Tik op start en je chat meteen met de hulpverlener die je deze link gaf. Zonder naam, zonder account.",
+  inviteGone: "Deze uitnodiging werkt niet meer (je kunt hem één keer en maar een tijdje gebruiken). Je kunt wel gewoon een chat beginnen.",
 };

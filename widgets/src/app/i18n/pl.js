@@ -73,4 +73,12 @@ export default {
   resuming: "Ponowne otwieranie czatu",
   resumingText: "Chwileczkę: twoje wiadomości są pobierane i odszyfrowywane.",
   resumeFailed: "Nie udało się ponownie otworzyć poprzedniego czatu. Jeśli masz kod powrotu, możesz go użyć.",
+  referralTitle: "Gdzie możesz dostać pomoc",
+  referralCall: "Zadzwoń: {number}",
+  referralWebsite: "Strona: {host}",
+  referralHours: "Dostępność: {hours}",
+  referralTrace: "Połączenie lub otwarcie strony będzie widoczne w historii połączeń lub przeglądarki w twoim telefonie.",
+  inviteTitle: "Zaprosił cię doradca",
+  inviteText: "Dotknij start, a od razu porozmawiasz z doradcą, który dał ci ten link. Bez imienia, bez konta.",
+  inviteGone: "Ten link z zaproszeniem już nie działa (można go użyć raz i tylko przez jakiś czas). Nadal możesz zacząć zwykły czat.",
 };

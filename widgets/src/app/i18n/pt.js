@@ -73,4 +73,12 @@ export default {
   resuming: "A abrir o teu chat de novo",
   resumingText: "Um momento: as tuas mensagens estão a ser obtidas e decifradas.",
   resumeFailed: "Não foi possível abrir de novo o teu chat anterior. Se tens um código de regresso, podes usá-lo.",
+  referralTitle: "Onde podes encontrar ajuda",
+  referralCall: "Ligar para {number}",
+  referralWebsite: "Site: {host}",
+  referralHours: "Horário: {hours}",
+  referralTrace: "Ligar ou abrir o site fica no registo de chamadas ou no histórico do navegador do teu telemóvel.",
+  inviteTitle: "Um conselheiro convidou-te",
+  inviteText: "Toca em começar e falas logo com o conselheiro que te deu este link. Sem nome, sem conta.",
+  inviteGone: "Este link de convite já não funciona (só pode ser usado uma vez e durante algum tempo). Podes na mesma começar um chat normal.",
 };

@@ -73,4 +73,12 @@ export default {
   resuming: "Chatul tău se redeschide",
   resumingText: "O clipă: mesajele tale sunt preluate și decriptate.",
   resumeFailed: "Chatul tău anterior nu a putut fi redeschis. Dacă ai un cod de întoarcere, îl poți folosi.",
+  referralTitle: "Unde poți primi ajutor",
+  referralCall: "Sună la {number}",
+  referralWebsite: "Site: {host}",
+  referralHours: "Program: {hours}",
+  referralTrace: "Apelul sau deschiderea site-ului apar în istoricul de apeluri sau de navigare al telefonului tău.",
+  inviteTitle: "Un consilier te-a invitat",
+  inviteText: "Apasă pe start și vorbești direct cu consilierul care ți-a dat acest link. Fără nume, fără cont.",
+  inviteGone: "Acest link de invitație nu mai funcționează (se poate folosi o singură dată și doar o perioadă). Poți totuși să începi un chat obișnuit.",
 };
