@@ -7,7 +7,8 @@
 // timestamps, no absolute paths, no source maps), so the shipped files can be checked
 // against a fresh build (tests/test_console_build.py).
 //
-//   node moderation/build.mjs [--outdir DIR] [--report]
+//   node moderation/build.mjs [--outdir DIR] [--report] [--no-budget]
+// It fails when everything together is over 150 KB gzip (the issue's budget).
 import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -59,9 +60,16 @@ await build({
   chunkNames: "chunk-[hash]",
 });
 
+// The issue's budget: everything the console loads, gzip, at most 150 KB.
+const BUDGET = 150 * 1024;
+const kb = (n) => (n / 1024).toFixed(1) + " KB";
+const sizes = readdirSync(outdir).sort().map((f) => [f, gzipSync(readFileSync(join(outdir, f)), { level: 9 }).length]);
+const total = sizes.reduce((a, [, n]) => a + n, 0);
 if (report) {
-  const kb = (n) => (n / 1024).toFixed(1) + " KB";
-  for (const f of readdirSync(outdir).sort()) {
-    console.log(`${f}: ${kb(gzipSync(readFileSync(join(outdir, f)), { level: 9 }).length)} gzip`);
-  }
+  for (const [f, n] of sizes) console.log(`${f}: ${kb(n)} gzip`);
+  console.log(`console: ${kb(total)} gzip (budget ${kb(BUDGET)})`);
+}
+if (total > BUDGET && !args.includes("--no-budget")) {
+  console.error(`the console is ${kb(total)} gzip, over its budget of ${kb(BUDGET)}`);
+  process.exit(1);
 }
