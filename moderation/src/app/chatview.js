@@ -126,6 +126,7 @@ export function chatScreen() {
   return h("section", { "aria-labelledby": "c-title" },
     h("h1", { id: "c-title", tabindex: "-1" }, t("chatN", { n: c.n }),
       c.language ? h("span", { class: "meta" }, ` · ${t("langLabel", { language: c.language })}`) : null),
+    c.summary?.urgent && !c.ended ? h("p", { class: "urgent-chat" }, h("strong", {}, t("urgent")), ` ${t("urgentNote")}`) : null,
     cannotTalk ? h("p", { role: "alert", class: "cannot-talk" }, t("cannotTalk")) : null,
     readers ? h("p", { id: "readers", class: "readers" }, readers) : null,
     c.error ? h("p", { role: "alert", class: "error" }, c.error) : null,
