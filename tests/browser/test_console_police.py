@@ -4,7 +4,8 @@ widget (without sharing what came before), the officer sees the request live, jo
 reads only from the handover on and talks; the young person's withdrawal removes the
 officer at once; offered again, the officer joins and leaves by keyboard; offered a
 third time, the counsellor ends the police part and the officer is out again. The
-officer never sees a queue or another conversation."""
+officer never sees a queue or another conversation. With the earlier conversation shared,
+the officer reads it too, with the line where the handover came."""
 
 from __future__ import annotations
 
@@ -133,6 +134,48 @@ async def test_police_join_only_with_consent_and_leave_when_it_ends(
         await screen(officer, "requests")
         assert other.conversation_id is not None
         assert officer_errors == [] and errors == []
+    finally:
+        await close_browser(p1, youth_browser)
+        await close_browser(p2, police_browser)
+
+
+async def test_with_shared_history_the_officer_reads_from_the_start_with_the_line_shown(
+    harness: Harness, browser: Browser, tmp_path: Path
+) -> None:
+    fp = await harness.init_keys()
+    srv = widget_server(harness, HELPLINE_PINNED_FINGERPRINT=fp)
+    counsellor = await browser.page()
+    p1, youth_browser = await new_browser(tmp_path, "youth", locale="nl-NL")
+    p2, police_browser = await new_browser(tmp_path, "police", locale="en-GB")
+    try:
+        officer = await police_browser.page()
+        await approved_console(harness, counsellor, srv.url, "carmen")
+        await approved_console(harness, officer, srv.url, "agent-jansen", Role.POLICE)
+        youth = await widget_to_queue(youth_browser, srv.url)
+        await counsellor.get_by_role("button", name="Accept conversation 1").click()
+        await youth.locator('#app[data-screen="chat"]').wait_for()
+        await _widget_says(youth, BEFORE)
+        await counsellor.locator(".messages li.theirs", has_text=BEFORE).wait_for()
+
+        await counsellor.get_by_role("button", name="Offer police handover").click()
+        await youth.locator('#app[data-screen="offer"]').wait_for(timeout=15_000)
+        assert await youth.get_by_label("Ook de eerdere berichten delen").is_checked()
+        await youth.get_by_role("button", name="Ja", exact=True).click()
+        await officer.get_by_text("Earlier conversation shared").wait_for()
+        await officer.get_by_role("button", name="Join request 1").click()
+        await screen(officer, "chat")
+        await officer.locator(".messages li.theirs", has_text=BEFORE).wait_for()
+        await _widget_says(youth, AFTER)
+        await officer.locator(".messages li.theirs", has_text=AFTER).wait_for()
+        # The line sits between what was shared and what came after the handover.
+        order = await officer.locator(".messages li").all_inner_texts()
+        before = next(i for i, x in enumerate(order) if BEFORE in x)
+        line = order.index("From here on the police can read")
+        after = next(i for i, x in enumerate(order) if AFTER in x)
+        assert before < line < after, order
+        assert order[0] == ("The young person shared the conversation before the handover "
+                            "with you.")
+        await shot(officer, "console-police-shared")
     finally:
         await close_browser(p1, youth_browser)
         await close_browser(p2, police_browser)

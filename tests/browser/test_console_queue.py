@@ -1,8 +1,9 @@
-"""The console's queue as a counsellor relies on it: urgent first with the 112 note,
-language, campaign and the language hold shown, and urgent still shown in the chat; a conversation kept for a colleague
-who speaks its language is refused in words; the capacity limit shown and enforced;
-and a handover the young person declines shows as declined. Young people are played
-by helpline.client (encrypting, with the pinned organisation key)."""
+"""The console's queue as a counsellor relies on it: urgent first with the 112 note
+(and still shown in the chat), language, campaign and the language hold; a
+conversation kept for a colleague who speaks its language is refused in words; the
+capacity limit shown and enforced; and a handover the young person declines shows as
+declined. Young people are played by helpline.client (encrypting, with the pinned
+organisation key)."""
 
 from __future__ import annotations
 
