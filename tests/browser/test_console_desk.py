@@ -1,5 +1,6 @@
 """A counsellor's desk in Chromium: three conversations at once with unread counts, the
-count in the tab title and favicon, the sound off until chosen; a reload keeps the
+count in the tab title and favicon, the sound off until chosen, a colleague's chat alerting
+nobody here; a reload keeps the
 device keys (IndexedDB) and shows every history decrypted again; and a backup file
 moves the keys to another device, where no new approval is needed."""
 
@@ -107,6 +108,21 @@ async def test_three_chats_at_once_with_unread_counts_and_a_reload_keeps_them(
     assert await _nav(page, 2) == "Conversation 2"
     assert await _title_count(page) == 2
 
+    # A colleague's conversation: waiting, it counts (anyone may take it); once the
+    # colleague holds it, its messages alert nobody here.
+    colleague = await harness.secure_staff("colleague")
+    theirs = await harness.secure_youth(srv)
+    await until_js(page, "() => document.title === '(3) Helpline console'")
+    await colleague.accept(str(theirs.conversation_id))
+    await until_js(page, "() => document.title === '(2) Helpline console'")
+    await theirs.send_text("niet voor carmen")
+    await colleague.wait_for("message", lambda d: True, timeout=10)
+    await by_chat[1].send_text("vijf")  # this one does count: the last thing to arrive
+    await page.locator("[data-chat='1']", has_text="3 unread").wait_for()
+    assert await _title_count(page) == 3
+    assert await page.locator("[data-chat]").count() == 3
+    assert "niet voor carmen" not in await page.locator("body").inner_text()
+
     # A reload: memory is gone, the device keys are not; every history decrypts again.
     await page.reload()
     await screen(page, "login")
@@ -123,7 +139,7 @@ async def test_three_chats_at_once_with_unread_counts_and_a_reload_keeps_them(
             raise AssertionError(await page.locator("#app").inner_text() + str(errors)) from None
         texts[n] = [t.strip() for t in await page.locator(".messages li .text").all_inner_texts()]
     assert sorted(texts.values()) == sorted([
-        ["hallo van " + order[0][-1], "een", "vier"],
+        ["hallo van " + order[0][-1], "een", "vier", "vijf"],
         ["hallo van " + order[1][-1], "twee", "drie"],
         ["hallo van " + order[2][-1], "ik ben er voor je"],
     ])
