@@ -177,6 +177,10 @@ class AuditLog:
             await self.store.release_audit_read(action.value, actor, conversation_id)
             raise
 
+    async def count(self) -> int:
+        """How many entries the log holds."""
+        return (await self.store.get_audit_head())[0]
+
     async def entries(self, start: int = 0, limit: int = PAGE) -> list[AuditEntry]:
         return [AuditEntry.from_json(t) for t in await self.store.read_audit(start, limit)]
 

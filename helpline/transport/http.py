@@ -39,6 +39,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # admins, who look after them); referrals also help an officer who joined a chat.
 CANNED_ROLES = frozenset({Role.COUNSELLOR, Role.SUPERVISOR, Role.ADMIN})
 REFERRAL_ROLES = frozenset(Role)
+# The statistics are anonymous and small cells are hidden: the supervisors who run the
+# floor see them too (their dashboard in the console).
+STATS_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 LOGIN_SPEC = {"username": Str(USERNAME, 32), "password": Str(max_len=256)}
 
@@ -147,15 +150,17 @@ async def _staff(request: web.Request, roles: frozenset[Role]) -> Session:
     return session
 
 
-async def _admin(request: web.Request, read: AuditAction) -> None:
-    """Only an admin's live session may read the audit log and the statistics; the
-    read is itself audited (once per admin and window, services/audit.py)."""
+async def _admin(request: web.Request, read: AuditAction,
+                 roles: frozenset[Role] = frozenset({Role.ADMIN})) -> None:
+    """Only an admin's live session (or one of `roles`) may read the audit log and the
+    statistics; the read is itself audited (once per reader and window, services/audit.py)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized()
     session = await request.app[ACCOUNTS].authenticate(token.strip())
-    if session.role is not Role.ADMIN:
-        raise Forbidden("Only an admin may read this.")
+    if session.role not in roles:
+        raise Forbidden("Only an admin may read this." if roles == {Role.ADMIN}
+                        else "Only a supervisor or an admin may read this.")
     await request.app[AUDIT].record_read(session.username, session.role.value, read, None)
 
 
@@ -220,6 +225,7 @@ async def audit_entries(request: web.Request) -> web.Response:
     # The signed checkpoints that fall in this page (a count c covers entries 0..c-1).
     checkpoints = await audit.checkpoints(start + 1, start + len(entries)) if entries else []
     return web.json_response({"entries": [json.loads(e.to_json()) for e in entries],
+                              "total": await audit.count(),
                               "checkpoints": checkpoints,
                               "audit_key": audit.anchor.key.public.fingerprint
                               if audit.anchor else None})
@@ -235,7 +241,7 @@ async def audit_verify(request: web.Request) -> web.Response:
 
 
 async def stats_export(request: web.Request) -> web.Response:
-    await _admin(request, AuditAction.READ_STATS)
+    await _admin(request, AuditAction.READ_STATS, STATS_ROLES)
     fmt = request.query.get("format", "json")
     if fmt not in ("csv", "json"):
         raise InvalidPayload("format must be csv or json.")

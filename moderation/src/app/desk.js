@@ -61,6 +61,10 @@ export async function signIn(username, password) {
     throw err;
   }
   state.chat = chat;
+  if (chat.role === "admin") { // an admin reads no conversation: no device keys needed
+    state.screen = "stats";
+    return;
+  }
   if (!chat.keyring) {
     state.screen = "setup";
     return;
@@ -136,6 +140,7 @@ async function renew(password) {
   state.expiresAt = session.expires_at;
   state.expiring = 0;
   if (state.screen === "relogin") state.screen = state.resumeScreen || "queue";
+  if (state.role === "admin") return; // no conversations to catch up with
   // What changed while signed out: held conversations, then each one's messages.
   const held = new Set();
   for (const summary of await state.chat.held()) {
@@ -151,7 +156,7 @@ async function renew(password) {
 
 function sessionEnded() {
   if (state.screen === "relogin" || state.screen === "login") return;
-  state.resumeScreen = ["chat", "queue", "requests"].includes(state.screen) ? state.screen : "queue";
+  state.resumeScreen = ["chat", "queue", "requests", "stats", "audit"].includes(state.screen) ? state.screen : "queue";
   state.screen = "relogin";
   state.panel = null;
   say(""); // it may read out a message
@@ -175,7 +180,7 @@ export function signOut() {
   chat?.logout().finally(() => chat.close());
   Object.assign(state, { chat: null, screen: "login", fingerprints: null, entries: [], requests: [],
                          current: null, panel: null, username: "", role: "", expiresAt: 0, expiring: 0,
-                         invite: null, numbered: 0 });
+                         invite: null, numbered: 0, stats: null, audit: null });
   keys.wipeMaterial(state.backupMaterial);
   state.backupMaterial = null;
   state.chats.clear();

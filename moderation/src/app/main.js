@@ -12,10 +12,22 @@ import { showCount } from "./alerts.js";
 import { SCREENS, PANELS, field } from "./screens.js";
 import { chatScreen, referralPanel, wrapupPanel } from "./chatview.js";
 import { onKey } from "./shortcuts.js";
+import { statsScreen, leaveStats } from "./stats.js";
+import { auditScreen } from "./audit.js";
 
 const live = h("div", { id: "live", class: "sr-only", "aria-live": "polite", role: "status" });
 desk.liveRegion(live);
-const WORKING = new Set(["queue", "chat", "requests"]);
+const WORKING = new Set(["queue", "chat", "requests", "stats", "audit"]);
+// The supervisor's and admin's screens, beside the desk (supervisors chat too; admins do not).
+const EXTRA = { supervisor: ["stats"], admin: ["stats", "audit"] };
+const DRAW = { chat: chatScreen, stats: statsScreen, audit: auditScreen };
+
+function goTo(screen) {
+  state.screen = screen;
+  state.current = null;
+  state.panel = null;
+  render();
+}
 
 function header() {
   return h("header", { class: "top" },
@@ -55,12 +67,16 @@ function nav() {
   const home = police ? "requests" : "queue";
   const waiting = police ? state.requests.length : state.entries.length;
   const chats = [...state.chats.values()];
+  const admin = state.role === "admin";
+  const extra = (EXTRA[state.role] || []).map((screen) => h("button", {
+    type: "button", class: state.screen === screen ? "primary" : "ghost", id: `nav-${screen}`,
+    "aria-current": state.screen === screen ? "page" : null, onclick: () => goTo(screen) }, t(`nav.${screen}`)));
   return h("nav", { class: "desk", "aria-label": t("nav") },
-    h("button", { type: "button", class: state.screen === home ? "primary" : "ghost", id: "nav-home",
-                  "aria-current": state.screen === home ? "page" : null,
-                  onclick: () => { state.screen = home; state.current = null; state.panel = null; render(); } },
+    admin ? null : h("button", { type: "button", class: state.screen === home ? "primary" : "ghost", id: "nav-home",
+                  "aria-current": state.screen === home ? "page" : null, onclick: () => goTo(home) },
       `${police ? t("requests") : t("queue")} (${waiting})`),
-    police ? null : h("button", { type: "button", class: "ghost", onclick: () => act(desk.makeInvite) }, t("invite")),
+    police || admin ? null : h("button", { type: "button", class: "ghost", onclick: () => act(desk.makeInvite) }, t("invite")),
+    ...extra,
     chats.length ? h("h2", { class: "nav-title" }, t("yourChats")) : null,
     chats.length ? h("ul", { class: "chats" }, ...chats.map((c) => {
       const n = desk.unread(c);
@@ -97,7 +113,8 @@ function draw() {
   const main = h("main", { id: "main" });
   if (state.error) main.append(h("p", { role: "alert", class: "error" }, state.error));
   if (state.notice) main.append(h("p", { role: "status", class: "notice" }, state.notice));
-  main.append(state.screen === "chat" ? chatScreen() : SCREENS[state.screen]());
+  if (state.screen !== "stats") leaveStats();
+  main.append((DRAW[state.screen] || SCREENS[state.screen])());
   const panel = currentPanel();
   clear(root);
   root.append(header(), sessionWarning() || "", h("div", { class: "layout" }, nav() || "", main, panel || ""), live);

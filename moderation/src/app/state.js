@@ -7,7 +7,7 @@ import { loadSettings } from "./alerts.js";
 const page = document.body.dataset;
 
 export const state = {
-  screen: "login", // login, setup, backup, restore, device, queue, chat, requests, relogin
+  screen: "login", // login, setup, backup, restore, device, queue, chat, requests, relogin, stats, audit
   server: page.server || location.origin,
   fingerprint: page.fingerprint || "",
   settings: loadSettings(),
@@ -23,6 +23,7 @@ export const state = {
   panel: null, // help, settings, invite, referral, wrapup
   invite: null, referral: { q: "", region: "", kind: "", results: null, regions: [], kinds: [] },
   canned: new Map(), slash: "",
+  stats: null, audit: null, // the dashboard's rows and the audit log's page (supervisor, admin)
   busy: false, error: "", notice: "",
 };
 

@@ -235,19 +235,46 @@ export class StaffChat extends EventTarget {
     return this._getJson(`/api/referrals${query}`, "referrals");
   }
 
-  async _getJson(path, field) {
+  /** The anonymous statistics (GET /api/stats, supervisor or admin): {rows}. */
+  stats() { return this._getJson("/api/stats", "rows"); }
+
+  /** The statistics export as a file's text: format "csv" or "json". */
+  async statsFile(format) {
+    const { res, text } = await this._get(`/api/stats?format=${format === "csv" ? "csv" : "json"}`);
+    if (!res.ok) {
+      let err = null;
+      try { err = JSON.parse(text).error; } catch { /* not JSON */ }
+      throw new ChatError(err?.code ?? "bad_answer", err?.message ?? `/api/stats answered ${res.status}`);
+    }
+    return text;
+  }
+
+  /** A page of the audit log (admin): {entries, total, checkpoints, audit_key}. */
+  audit({ start = 0, limit = 500 } = {}) {
+    return this._getJson(`/api/audit?start=${Math.max(0, Math.floor(start))}&limit=${Math.min(1000, Math.max(1, Math.floor(limit)))}`, "entries");
+  }
+
+  /** The whole chain and the checkpoint file checked by the server (admin). */
+  auditVerify() { return this._getJson("/api/audit/verify", "entries", (v) => typeof v === "number"); }
+
+  async _get(path) {
     if (!this._token) throw new ChatError("unauthorized", "login() first");
-    let res, data;
     try {
-      res = await this._fetch(`${this._origin}${path}`, {
+      const res = await this._fetch(`${this._origin}${path}`, {
         headers: { Authorization: `Bearer ${this._token}` }, credentials: "omit", cache: "no-store",
       });
-      data = await res.json();
+      return { res, text: await res.text() };
     } catch (e) {
       throw new ChatError("fetch_failed", String(e?.message ?? e));
     }
+  }
+
+  async _getJson(path, field, check = Array.isArray) {
+    const { res, text } = await this._get(path);
+    let data;
+    try { data = JSON.parse(text); } catch { throw new ChatError("bad_answer", `${path} answered ${res.status}`); }
     if (data?.error) throw new ChatError(data.error.code, data.error.message);
-    if (!res.ok || !Array.isArray(data?.[field])) throw new ChatError("bad_answer", `${path} answered ${res.status}`);
+    if (!res.ok || !check(data?.[field])) throw new ChatError("bad_answer", `${path} answered ${res.status}`);
     return data;
   }
 
