@@ -24,6 +24,7 @@ from helpline.appkeys import (
     AUDIT,
     CONVERSATIONS,
     HANDOVER,
+    HOURS,
     INTAKE,
     RETENTION,
     SETTINGS,
@@ -31,7 +32,6 @@ from helpline.appkeys import (
     STORE,
 )
 from helpline.config import ConfigError, Settings
-from helpline.domain.hours import parse_hours
 from helpline.domain.intake import Script, load_scripts
 from helpline.domain.retention import RetentionPolicy
 from helpline.jobs import scheduler_ctx
@@ -40,12 +40,14 @@ from helpline.services.accounts import AccountPolicy, AccountService
 from helpline.services.audit import Anchor, AuditLog, load_audit_key
 from helpline.services.conversations import ConversationPolicy, ConversationService
 from helpline.services.handover import HandoverService
+from helpline.services.hours import HoursService, env_spec
 from helpline.services.intake import Intake, IntakeService
 from helpline.services.invites import InviteService
 from helpline.services.keys import KeyService
 from helpline.services.ports import SystemClock
 from helpline.services.retention import RetentionService
 from helpline.services.returncodes import ReturnCodes, load_secret
+from helpline.services.team import TeamService
 from helpline.storage.fanout import BoundedRedisManager, LocalManager
 from helpline.storage.redis_store import RedisStore, connect_redis
 from helpline.transport.console import add_console_routes
@@ -127,9 +129,13 @@ def create_app(settings: Settings) -> web.Application:
     ), audit)
     invites = InviteService(conversations, audit, settings.invite_ttl_seconds)
     scripts = check_settings(settings)
+    # The environment's hours are the default; the console may replace them (in Redis).
+    hours = HoursService(store, clock, audit, env_spec(settings.opening_hours,
+                                                       settings.holidays))
+    app[HOURS] = hours
     intake = IntakeService(store, conversations, invites, Intake(
         scripts=scripts,
-        hours=parse_hours(settings.opening_hours, settings.holidays),
+        hours=hours,
         default_language=settings.default_language,
     ))
     app[INTAKE] = intake
@@ -145,17 +151,23 @@ def create_app(settings: Settings) -> web.Application:
     app[CONVERSATIONS] = conversations
     sio.register_namespace(YouthNamespace(YOUTH_NAMESPACE, conversations, keys, handover,
                                           intake, codes, settings.max_body_bytes))
+    # Who of the team is online, across processes (services/team.py).
+    team = TeamService(store, notifier, clock, settings.presence_ttl_seconds,
+                       settings.max_conversations_per_counsellor)
     sio.register_namespace(StaffNamespace(STAFF_NAMESPACE, accounts, conversations, keys,
                                           handover, invites, settings.max_body_bytes,
-                                          settings.max_conversations_per_counsellor))
+                                          settings.max_conversations_per_counsellor,
+                                          team=team))
     add_routes(app)
     add_widget_routes(app, settings)  # the young person's widget: /chat, /widget/, /exit
     add_console_routes(app)  # the counsellor console: /console, /console/<file>
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_control_listener_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
+    app.cleanup_ctx.append(lambda _app: team.running())  # presence heartbeat
     app.cleanup_ctx.append(_gc_ctx)
     app.on_shutdown.append(lambda _app: conversations.close())
+    app.on_shutdown.append(lambda _app: team.close())  # before open sockets are awaited
     return app
 
 

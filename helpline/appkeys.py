@@ -10,7 +10,9 @@ from helpline.services.accounts import AccountService
 from helpline.services.audit import AuditLog
 from helpline.services.conversations import ConversationService
 from helpline.services.directory import Directory
+from helpline.services.directory_edits import LiveDirectory
 from helpline.services.handover import HandoverService
+from helpline.services.hours import HoursService
 from helpline.services.intake import IntakeService
 from helpline.services.retention import RetentionService
 from helpline.storage.redis_store import RedisStore
@@ -26,3 +28,7 @@ INTAKE = web.AppKey("intake", IntakeService)
 HANDOVER = web.AppKey("handover", HandoverService)
 # The console's reference data (canned answers, referrals), read and checked at start.
 DIRECTORY = web.AppKey("directory", Directory)
+# What the console edits (stored in Redis; the shipped files and the environment are the
+# default): the directory every process serves, and the opening hours in force.
+LIVE_DIRECTORY = web.AppKey("live_directory", LiveDirectory)
+HOURS = web.AppKey("hours", HoursService)

@@ -55,6 +55,8 @@ class Settings:
     # Where `helpline keys` keeps private key files (None: <data_dir>/keys).
     keys_dir: Path | None = None
     key_period_days: int = 7
+    # The admin screens warn when the current team key's statement ends this soon.
+    key_warn_days: int = 2
     police_unit: str = "police-unit"
     # How long a staff statement vouches for a device (`keys grant` renews it), and how
     # long the police key statement is valid (at most 366 days: a yearly re-import).
@@ -72,6 +74,9 @@ class Settings:
     language_hold_seconds: int = 60
     # At most one `overview` push per this many seconds (it lists every live chat).
     overview_push_seconds: float = 1.0
+    # A staff socket counts as online this long after its process last renewed it
+    # (renewed every third of it): a crashed process's sockets go offline within it.
+    presence_ttl_seconds: float = 30.0
     invite_ttl_seconds: int = 7 * 24 * 3600
     # The secret behind return-code look-ups; None: <data_dir>/return-code.key.
     return_code_key_file: Path | None = None
@@ -308,6 +313,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         transports=_get(env, "HELPLINE_TRANSPORTS", _transports, d.transports),
         keys_dir=Path(env["HELPLINE_KEYS_DIR"]) if env.get("HELPLINE_KEYS_DIR") else None,
         key_period_days=_get(env, "HELPLINE_KEY_PERIOD_DAYS", _positive_int, d.key_period_days),
+        key_warn_days=_get(env, "HELPLINE_KEY_WARN_DAYS", _non_negative_int, d.key_warn_days),
         police_unit=_get(env, "HELPLINE_POLICE_UNIT", _identifier, d.police_unit),
         staff_statement_days=_get(env, "HELPLINE_STAFF_STATEMENT_DAYS", _positive_int,
                                   d.staff_statement_days),
@@ -327,6 +333,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                               d.default_language),
         overview_push_seconds=_get(env, "HELPLINE_OVERVIEW_PUSH_SECONDS",
                                    _non_negative_float, d.overview_push_seconds),
+        presence_ttl_seconds=_get(env, "HELPLINE_PRESENCE_TTL_SECONDS", _positive_float,
+                                  d.presence_ttl_seconds),
         language_hold_seconds=_get(env, "HELPLINE_LANGUAGE_HOLD_SECONDS", _non_negative_int,
                                    d.language_hold_seconds),
         invite_ttl_seconds=_get(env, "HELPLINE_INVITE_TTL_SECONDS", _positive_int,

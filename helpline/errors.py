@@ -29,6 +29,7 @@ never rename one.
     ├── InviteExpired              invite_expired   (the invite's time is over)
     ├── InviteUsed                 invite_used      (the invite was used already)
     ├── Reserved                   reserved         (kept for a counsellor speaking its language)
+    ├── OwnAccount                 own_account      (an admin may not disable or demote themselves)
     └── Unavailable                unavailable      (a dependency such as Redis is down)
 """
 
@@ -178,6 +179,13 @@ class Reserved(HelplineError):
     http_status = 409
 
 
+class OwnAccount(HelplineError):
+    code = "own_account"
+    default_message = ("You cannot disable your own account or take away your own admin"
+                       " role: ask another admin.")
+    http_status = 409
+
+
 class Unavailable(HelplineError):
     code = "unavailable"
     default_message = "The service is briefly unavailable. Please try again."
@@ -206,5 +214,6 @@ ALL_ERRORS: tuple[type[HelplineError], ...] = (
     InviteExpired,
     InviteUsed,
     Reserved,
+    OwnAccount,
     Unavailable,
 )

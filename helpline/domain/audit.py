@@ -51,6 +51,8 @@ class AuditAction(StrEnum):
     EXPORT = "export"
     BLOCK = "block"
     PURGE = "purge"
+    # A supervisor's or admin's "delete now" of a conversation (due at the next purge).
+    DELETE_NOW = "delete_now"
     KEY_RETIRED = "key_retired"
     INVITE_CREATED = "invite_created"
     ACCOUNT_DISABLED = "account_disabled"
@@ -64,8 +66,17 @@ class AuditAction(StrEnum):
     POLICE_KEY_IMPORTED = "police_key_imported"
     DEVICE_REGISTERED = "device_registered"
     ACCOUNT_ADDED = "account_added"
+    ACCOUNT_CHANGED = "account_changed"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - an action name
     LOGIN = "login"
     LOGOUT = "logout"
+    # The team's tools in the console (supervisor, admin): texts, directory, hours.
+    CANNED_UPDATED = "canned_updated"
+    CANNED_RESET = "canned_reset"
+    REFERRALS_UPDATED = "referrals_updated"
+    REFERRALS_RESET = "referrals_reset"
+    HOURS_CHANGED = "hours_changed"
+    HOURS_RESET = "hours_reset"
     # Staff reads: who looked at a conversation or at the helpline's records.
     READ_HISTORY = "read_history"
     READ_KEYS = "read_keys"

@@ -50,6 +50,24 @@ class OpeningHours:
                     return opening
         return None
 
+    def next_change(self, now: dt.datetime) -> dt.datetime | None:
+        """When the helpline next closes (if open now) or opens (if closed now); None
+        if it never changes ("always", or no opening hours at all)."""
+        if self.always:
+            return None
+        open_now = self.is_open(now)
+        local = now.astimezone(AMSTERDAM)
+        for offset in range(0, 400):
+            day = local.date() + dt.timedelta(days=offset)
+            midnight = dt.datetime.combine(day, dt.time(0), tzinfo=AMSTERDAM)
+            # is_open only changes at a span's start or end or at midnight (holidays).
+            minutes = {0} | {m for span in self.week.get(day.weekday(), []) for m in span}
+            for minute in sorted(minutes):
+                at = midnight + dt.timedelta(minutes=minute)
+                if at > local and self.is_open(at) != open_now:
+                    return at
+        return None
+
 
 def parse_hours(spec: str, holidays: str = "") -> OpeningHours:
     """Parse the configuration text; raises ValueError naming what is wrong."""

@@ -1,11 +1,13 @@
-"""Staff accounts: create, list, disable; log in and out; check a session token.
+"""Staff accounts: create, list, change (role, languages), reset a password, disable;
+log in and out; check a session token.
 
 Passwords are hashed with scrypt; a hash below the configured cost is replaced at the
 next successful login. Session tokens are 256-bit random strings of which only the
 SHA-256 is stored, with a TTL. Wrong passwords are counted per account and, past the
 limit, the account refuses every attempt until the window has passed.
 
-Audited (never an address, user agent or password): an account added or disabled,
+Audited (never an address, user agent or password): an account added, changed,
+disabled or given a new password,
 every successful login and logout, and the wrong password that locks an existing
 account. Single wrong passwords are not logged: anyone can send them, for any name,
 and the log is kept forever, so they would be a way to flood it; the lock-out entry
@@ -15,6 +17,8 @@ and the log is kept forever, so they would be a way to flood it; the lock-out en
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 from dataclasses import dataclass
 
 from helpline.domain.audit import AuditAction
@@ -32,6 +36,26 @@ MAX_PASSWORD_LENGTH = 256
 # scrypt at N=2^17 takes 128 MiB per hash: at most this many at once per process, so a
 # burst of logins queues instead of exhausting memory.
 HASH_CONCURRENCY = 4
+# A staff member's languages: 2-letter lowercase codes (ISO 639-1), each once.
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+MAX_LANGUAGES = 12
+
+
+def check_languages(languages: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The languages as stored, or `InvalidPayload`: 2-letter codes, no repeats."""
+    if len(languages) > MAX_LANGUAGES:
+        raise InvalidPayload(f"At most {MAX_LANGUAGES} languages.")
+    for lang in languages:
+        if not isinstance(lang, str) or not LANGUAGE_CODE.fullmatch(lang):
+            raise InvalidPayload("A language is a 2-letter lowercase code, such as nl or en.")
+    if len(set(languages)) != len(languages):
+        raise InvalidPayload("A language may be given once.")
+    return tuple(languages)
+
+
+def generate_password() -> str:
+    """An initial password: 120 random bits, 20 characters of base64url."""
+    return secrets.token_urlsafe(15)
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,7 @@ class AccountService:
             raise InvalidPayload(
                 f"A password is {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters."
             )
+        languages = check_languages(languages)
         member = StaffMember(
             username=Username(username),
             role=role,
@@ -91,6 +116,60 @@ class AccountService:
     async def languages(self, username: str) -> list[str]:
         member = await self.store.get_staff(username)
         return list(member.languages) if member else []
+
+    async def get_user(self, username: str) -> StaffMember | None:
+        return await self.store.get_staff(username) if is_username(username) else None
+
+    async def change_user(self, username: str, role: Role | None = None,
+                          languages: tuple[str, ...] | None = None, by: str = "cli"
+                          ) -> StaffMember:
+        """Change an account's role and/or languages in one step (`NotFound` if none).
+
+        A new role also revokes every session of the account and drops its live
+        connections (control message `session_revoked` per session), so it signs in
+        again with the new role; `authenticate` refuses a session whose role is not the
+        account's, for a login that raced the change.
+        """
+        member = await self.get_user(username)
+        if member is None:
+            raise NotFound(f"There is no account named {username!r}.")
+        fields: dict[str, str] = {}
+        details: dict[str, object] = {"account": username}
+        role_changed = role is not None and role is not member.role
+        if role is not None:
+            fields["role"] = role.value
+            details["role"] = role.value
+        if languages is not None:
+            languages = check_languages(languages)
+            fields["languages"] = ",".join(languages)
+            details["languages"] = list(languages)
+        revoked = await self.store.update_staff(username, fields, revoke_sessions=role_changed)
+        if revoked is None:
+            raise NotFound(f"There is no account named {username!r}.")
+        for token_hash in revoked:
+            await self.store.publish_control({"type": "session_revoked",
+                                              "session": token_hash})
+        await self.audit.record(by, "admin", AuditAction.ACCOUNT_CHANGED, None, details)
+        changed = await self.store.get_staff(username)
+        assert changed is not None
+        return changed
+
+    async def reset_password(self, username: str, by: str = "cli") -> str:
+        """Give the account a new random password and end every session of it (its live
+        connections are dropped); returns the password, to be passed on once."""
+        if await self.get_user(username) is None:
+            raise NotFound(f"There is no account named {username!r}.")
+        password = generate_password()
+        revoked = await self.store.update_staff(
+            username, {"password_hash": await self._hash(password)}, revoke_sessions=True)
+        if revoked is None:
+            raise NotFound(f"There is no account named {username!r}.")
+        for token_hash in revoked:
+            await self.store.publish_control({"type": "session_revoked",
+                                              "session": token_hash})
+        await self.audit.record(by, "admin", AuditAction.PASSWORD_RESET, None,
+                                {"account": username})
+        return password
 
     async def disable_user(self, username: str, by: str = "cli") -> int:
         """Disable the account, revoke its sessions and drop its live connections.
@@ -162,7 +241,9 @@ class AccountService:
         if session is None or session.expires_at <= self.clock.now_ms():
             raise Unauthorized()
         member = await self.store.get_staff(session.username)
-        if member is None or member.disabled:
+        # A session opened with another role than the account has now (a role change
+        # raced the login) is refused too: sign in again.
+        if member is None or member.disabled or member.role is not session.role:
             raise Unauthorized()
         return session
 

@@ -298,6 +298,41 @@ class ConversationService:
             await self._overview_changed([conversation_id])
         return new_state
 
+    async def delete_now(self, actor: StaffActor, conversation_id: ConversationId
+                         ) -> tuple[State, bool]:
+        """A supervisor's or admin's "delete now": what the young person's quick exit
+        does (`end` with `delete`), for any conversation. A live one is ended first
+        (closed if nobody answered, else ended: the young person and the holder get
+        `state` as on any end); then it is due for purging at the next run, unless the
+        police were let in (their retention applies). Audited as `delete_now`.
+        Returns the state and whether it goes at the next purge run."""
+        if actor.role not in OVERVIEW_ROLES:
+            raise Forbidden()
+        conv = await self.store.get_conversation(conversation_id)
+        if conv is None:
+            raise NotFound()
+        now = self.clock.now_ms()
+        state, ended, rank = conv.state, False, None
+        if conv.state in CHAT_OPEN:
+            try:
+                state, rank = await self.store.end_conversation(
+                    conversation_id, CHAT_OPEN, None, SenderRole.COUNSELLOR.value, now,
+                    self.policy.retention_ms)
+                ended = True
+            except StateConflict:  # it ended meanwhile: "delete now" still applies
+                state = (await self._load(conversation_id)).state
+        due = await self.store.purge_now(conversation_id, now)
+        await self.audit.record(actor.username, actor.role.value, AuditAction.DELETE_NOW,
+                                conversation_id, {"ended": ended, "due": due})
+        if ended:
+            await self._announce_state(await self._load(conversation_id))
+            if state is State.CLOSED:
+                await self._queue_changed(rank, left=[conversation_id] if rank is not None
+                                          else [], also=[conversation_id])
+            else:
+                await self._overview_changed([conversation_id])
+        return state, due
+
     # -- staff ----------------------------------------------------------------------
 
     async def queue(self, actor: StaffActor) -> list[dict[str, Any]]:

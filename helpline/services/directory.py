@@ -6,6 +6,8 @@ checked strictly once, when the server starts: an unknown or missing field, a wr
 type, a size over its limit, a duplicate id, an id missing from one language or a kind
 or region outside the closed lists stops the start with a `DirectoryDataError` naming
 the file and the item. Nothing here touches Redis; the data holds nothing about anyone.
+The files are the default: the console's edits, checked by the same parsers, are served
+instead where there are any (services/directory_edits.py).
 """
 
 from __future__ import annotations
@@ -296,6 +298,15 @@ class Directory:
     def languages(self) -> tuple[str, ...]:
         """The languages with canned answers, sorted."""
         return tuple(sorted(self._canned))
+
+    @property
+    def canned_sets(self) -> dict[str, tuple[CannedAnswer, ...]]:
+        """Every language's canned answers (to combine with an edited directory)."""
+        return dict(self._canned)
+
+    @property
+    def all_referrals(self) -> tuple[Referral, ...]:
+        return self._referrals
 
     def canned(self, language: str) -> list[dict[str, Any]]:
         """The canned answers of one language (a KeyError for another language)."""

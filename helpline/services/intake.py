@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from helpline.domain.access import Action, YouthActor, check_access
 from helpline.domain.conversation import State
@@ -41,10 +41,17 @@ def queue_score(queued_at: int, urgent: bool) -> int:
     return queued_at - URGENT_HEAD_START_MS if urgent else queued_at
 
 
+class HoursSource(Protocol):
+    """The opening hours in force, read on every use (services/hours.py: the console's
+    edit, else the environment's), so a change applies to the very next `open`."""
+
+    async def current(self) -> OpeningHours: ...
+
+
 @dataclass(frozen=True)
 class Intake:
     scripts: dict[str, Script]
-    hours: OpeningHours
+    hours: HoursSource
     default_language: str
 
 
@@ -76,10 +83,11 @@ class IntakeService:
             opened = await self.invites.open(invite, lang, campaign)
             await bind(opened.conversation.id)
             return {**_opened(opened), "language": lang, "text": script.texts["invited"]}
+        hours = await self.intake.hours.current()
         if intake:
             state = State.INTAKE
         else:
-            state = State.QUEUED if self.is_open() else State.OFFLINE
+            state = State.QUEUED if self.is_open(hours) else State.OFFLINE
         opened = await self.conversations.open(lang, state, campaign)
         await bind(opened.conversation.id)
         if state is not State.INTAKE:
@@ -91,7 +99,7 @@ class IntakeService:
             out["prompt"] = self.first_prompt(lang)
             out["skip_label"] = script.texts["skip"]
         if state is State.OFFLINE:
-            out["offline"] = self.offline_info(lang)
+            out["offline"] = self.offline_info(lang, hours)
         return out
 
     def script(self, language: str | None) -> Script:
@@ -111,12 +119,12 @@ class IntakeService:
     def first_prompt(self, language: str) -> dict[str, Any]:
         return language_step(self.intake.scripts, self.script(language).language)
 
-    def is_open(self) -> bool:
-        return self.intake.hours.is_open(self._now())
+    def is_open(self, hours: OpeningHours) -> bool:
+        return hours.is_open(self._now())
 
-    def offline_info(self, language: str | None) -> dict[str, Any]:
+    def offline_info(self, language: str | None, hours: OpeningHours) -> dict[str, Any]:
         """When the helpline opens next, and the words to say so."""
-        opens = self.intake.hours.next_opening(self._now())
+        opens = hours.next_opening(self._now())
         # Numbers only: the same in every language's text.
         when = opens.astimezone(AMSTERDAM).strftime("%d-%m-%Y %H:%M") if opens else "?"
         return {"opens_at": opens.isoformat() if opens else None,
@@ -172,7 +180,7 @@ class IntakeService:
 
     async def release_offline(self) -> int:
         """When the helpline is open: move messages left while closed into the queue."""
-        if not self.is_open():
+        if not self.is_open(await self.intake.hours.current()):
             return 0
         moved: list[ConversationId] = []
         for cid in await self.store.list_offline():
@@ -200,7 +208,8 @@ class IntakeService:
                       urgent: bool, fields: dict[str, str | int]) -> dict[str, Any]:
         now = self.clock.now_ms()
         script = self.script(language)
-        target = State.QUEUED if self.is_open() else State.OFFLINE
+        hours = await self.intake.hours.current()
+        target = State.QUEUED if self.is_open(hours) else State.OFFLINE
         if urgent:
             fields["urgent"] = "1"
         if language:
@@ -216,7 +225,7 @@ class IntakeService:
             # At once, before anything else: the emergency number.
             out.update(emergency=EMERGENCY_NUMBER, text=script.texts["urgent"])
         if target is State.OFFLINE:
-            out["offline"] = self.offline_info(language)
+            out["offline"] = self.offline_info(language, hours)
         position, length = await self.conversations.queue_position(conversation_id)
         out.update(position=position, queue_length=length)
         return out

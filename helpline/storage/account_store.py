@@ -11,8 +11,10 @@ Mixed into RedisStore. This module owns
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import cast
+
+from redis.exceptions import WatchError
 
 from helpline.domain.ids import Username
 from helpline.domain.roles import Role
@@ -79,6 +81,33 @@ class AccountStoreMixin(StoreBase):
             pipe.delete(skey)
             await pipe.execute()
         return hashes
+
+    async def update_staff(self, username: str, fields: Mapping[str, str],
+                           revoke_sessions: bool) -> list[str] | None:
+        """Change `fields` (role, languages) of an existing account and, if asked, delete
+        every session of it, in one transaction; returns the session hashes deleted, or
+        None if there is no such account. Watches the account and its session index, so
+        a login in between makes it start again instead of leaving a session behind."""
+        key, skey = self.keys.staff(username), self.keys.sessions(username)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(key, skey)
+                    if not await pipe.exists(key):
+                        return None
+                    hashes = [h.decode() for h in await cast(
+                        Awaitable[set[bytes]], pipe.smembers(skey))] if revoke_sessions else []
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    for name, value in fields.items():
+                        pipe.hset(key, name, value)
+                    for h in hashes:
+                        pipe.delete(self.keys.session(h))
+                    if revoke_sessions:
+                        pipe.delete(skey)
+                    await pipe.execute()
+                    return hashes
+                except WatchError:
+                    continue
 
     # -- sessions and login throttling --------------------------------------------
 

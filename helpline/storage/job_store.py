@@ -19,6 +19,11 @@ class JobStoreMixin(StoreBase):
     async def take_lock(self, job: str, slot: int, owner: str, ttl_ms: int) -> bool:
         return bool(await self.redis.set(self.keys.lock(job, slot), owner, nx=True, px=ttl_ms))
 
+    async def lock_ttl_ms(self, job: str, slot: int) -> int | None:
+        """How long the lock of this slot still lives (ms); None if nobody took it."""
+        ttl = int(await self.redis.pttl(self.keys.lock(job, slot)))
+        return ttl if ttl > 0 else None
+
     async def release_lock(self, job: str, slot: int) -> None:
         await self.redis.delete(self.keys.lock(job, slot))
 

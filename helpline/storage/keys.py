@@ -40,9 +40,15 @@ key, so that no client string can reach into another key space.
     {p}keys:team:replaced   hash   period -> when a newer team key replaced it (ms)
     {p}keys:retired         set    team periods whose grants were shredded
     {p}lock:{job}:{slot}    string which process runs this slot of a job (TTL)
+    {p}presence             zset   "{username} {process}/{sid}" per live staff socket, by
+                                   when it lapses (ms; presence_store)
+    {p}presence:count       hash   username -> live members in {p}presence
     {p}jobs                 list   the last job runs (job, slot, outcome), newest first
     {p}audit                list   hash-chained audit entries (JSON), append-only
     {p}audit:head           string "count:hash" of the last entry
+    {p}edited:{what}        hash   version, data: the console's edit of the canned answers,
+                                   the referral directory or the opening hours
+                                   (what = canned, referrals, hours; directory_store)
     {p}control              pub/sub control messages between server processes
     {p}socketio             pub/sub python-socketio fan-out (fanout=redis only)
 """
@@ -52,6 +58,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from helpline.domain.ids import is_conversation_id, is_username
+
+# What the console may edit (storage/directory_store.py).
+EDITABLE = ("canned", "referrals", "hours")
 
 
 class BadKey(ValueError):
@@ -187,12 +196,25 @@ class Keys:
         return f"{self.prefix}jobs"
 
     @property
+    def presence(self) -> str:
+        return f"{self.prefix}presence"
+
+    @property
+    def presence_count(self) -> str:
+        return f"{self.prefix}presence:count"
+
+    @property
     def audit(self) -> str:
         return f"{self.prefix}audit"
 
     @property
     def audit_head(self) -> str:
         return f"{self.prefix}audit:head"
+
+    def edited(self, what: str) -> str:
+        if what not in EDITABLE:
+            raise BadKey("editable")
+        return f"{self.prefix}edited:{what}"
 
     @property
     def control_channel(self) -> str:

@@ -19,6 +19,8 @@ declares the key formats):
     returncode_store    return codes and their attempt counters
     audit_store         the audit chain, its checkpoints, read de-duplication
     job_store           job locks and the job log
+    presence_store      which staff members have a live socket (in any process)
+    directory_store     what the console edits: canned answers, referrals, opening hours
 
 They share `StoreBase` (base.py): the client, the key names, the scripts. This module
 keeps the composition, the connection (close, ping) and the control channel
@@ -41,10 +43,12 @@ from helpline.storage.account_store import AccountStoreMixin
 from helpline.storage.audit_store import AuditStoreMixin
 from helpline.storage.base import StateConflict
 from helpline.storage.conversation_store import ConversationStoreMixin
+from helpline.storage.directory_store import DirectoryStoreMixin
 from helpline.storage.e2e_store import BadEpoch, ConsentReplay, E2EStoreMixin, HandoverConflict
 from helpline.storage.job_store import JobStoreMixin
 from helpline.storage.keyadmin_store import KeyAdminStoreMixin
 from helpline.storage.message_store import MessageStoreMixin
+from helpline.storage.presence_store import PresenceStoreMixin
 from helpline.storage.retention_store import RetentionStoreMixin
 from helpline.storage.returncode_store import ReturnCodeStoreMixin
 from helpline.storage.stats_store import StatsStoreMixin
@@ -80,7 +84,8 @@ def connect_redis(url: str, max_connections: int) -> aioredis.Redis:
 
 class RedisStore(ConversationStoreMixin, MessageStoreMixin, E2EStoreMixin,
                  RetentionStoreMixin, StatsStoreMixin, AccountStoreMixin, KeyAdminStoreMixin,
-                 ReturnCodeStoreMixin, AuditStoreMixin, JobStoreMixin):
+                 ReturnCodeStoreMixin, AuditStoreMixin, JobStoreMixin, DirectoryStoreMixin,
+                 PresenceStoreMixin):
     """All Redis access; built as `RedisStore(redis, prefix)` (StoreBase.__init__)."""
 
     # -- health -------------------------------------------------------------------

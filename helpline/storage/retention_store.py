@@ -65,6 +65,10 @@ class RetentionStoreMixin(StoreBase):
             self.keys.purge, "-inf", now_ms, start=0, num=limit))
         return [ConversationId(i.decode()) for i in ids]
 
+    async def count_due(self, until_ms: int) -> int:
+        """How many conversations are due for purging by `until_ms` (a count only)."""
+        return int(await self.redis.zcount(self.keys.purge, "-inf", until_ms))
+
     async def get_conversation_fields(self, conversation_id: str) -> dict[str, str]:
         raw = await cast(Awaitable[dict[bytes, bytes]],
                          self.redis.hgetall(self.keys.conv(conversation_id)))

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from helpline.appkeys import ACCOUNTS, AUDIT, DIRECTORY, RETENTION, STORE
+from helpline.appkeys import ACCOUNTS, AUDIT, DIRECTORY, LIVE_DIRECTORY, RETENTION, STORE
 from helpline.domain.audit import AuditAction
 from helpline.domain.roles import Role
 from helpline.domain.staff import Session
@@ -30,6 +30,8 @@ from helpline.services.directory import (
     REGIONS,
     load_directory,
 )
+from helpline.transport.accounts_http import add_account_routes
+from helpline.transport.directory_http import add_directory_routes
 
 log = logging.getLogger("helpline.http")
 
@@ -197,7 +199,7 @@ def _choice(args: dict[str, str], name: str, choices: tuple[str, ...]) -> str | 
 
 async def canned_answers(request: web.Request) -> web.Response:
     await _staff(request, CANNED_ROLES)
-    directory = request.app[DIRECTORY]
+    directory = await request.app[LIVE_DIRECTORY].current()  # the console's edit, if any
     args = _query(request, ("language",))
     language = _choice(args, "language", directory.languages) or DEFAULT_LANGUAGE
     return web.json_response({"language": language, "languages": list(directory.languages),
@@ -211,7 +213,8 @@ async def referrals(request: web.Request) -> web.Response:
     query = args.get("q", "").strip()
     if len(query) > QUERY_MAX:
         raise InvalidPayload(f"q may be at most {QUERY_MAX} characters.")
-    found = request.app[DIRECTORY].referrals(region, kind, query or None)
+    directory = await request.app[LIVE_DIRECTORY].current()  # the console's edit, if any
+    found = directory.referrals(region, kind, query or None)
     return web.json_response({"referrals": found, "regions": list(REGIONS),
                               "kinds": list(KINDS)})
 
@@ -272,3 +275,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/stats", stats_export)
     app.router.add_get("/api/canned", canned_answers)
     app.router.add_get("/api/referrals", referrals)
+    add_account_routes(app)  # the admin's accounts, devices, key periods
+    add_directory_routes(app)  # the supervisor's tools: canned, referrals, opening hours
+    from helpline.transport.admin_http import add_admin_routes  # imports this module
+    add_admin_routes(app)  # the admin's retention screen: /api/retention

@@ -63,6 +63,11 @@ class SocketNotifier:
     async def to_police(self, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, to_wire(data), room=POLICE_ROOM, namespace=STAFF_NAMESPACE)
 
+    async def to_every_staff(self, event: str, data: dict[str, Any]) -> None:
+        """Every connected staff console, in every process (no room: the shared
+        fan-out channel with HELPLINE_FANOUT=redis)."""
+        await self.sio.emit(event, to_wire(data), namespace=STAFF_NAMESPACE)
+
     async def disconnect_local_staff(self, username: str) -> int:
         """Drop this process's connections of one staff member; returns how many."""
         return await self._disconnect_room(staff_room(username))

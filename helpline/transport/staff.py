@@ -38,6 +38,7 @@ from helpline.services.conversations import ConversationService
 from helpline.services.handover import HandoverService
 from helpline.services.invites import InviteService
 from helpline.services.keys import KeyService
+from helpline.services.team import TeamService
 from helpline.transport.base import HelplineNamespace
 from helpline.transport.notifier import (
     OVERVIEW_ROOM,
@@ -57,9 +58,10 @@ class StaffNamespace(HelplineNamespace):
     def __init__(
         self, namespace: str, accounts: AccountService, service: ConversationService,
         keys: KeyService, handover: HandoverService, invites: InviteService, max_body: int,
-        max_conversations: int,
+        max_conversations: int, *, team: TeamService,
     ) -> None:
         super().__init__(namespace)
+        self.team = team
         self.accounts = accounts
         self.service = service
         self.keys = keys
@@ -99,6 +101,7 @@ class StaffNamespace(HelplineNamespace):
             await self.enter_room(sid, OVERVIEW_ROOM)
         if session.role is Role.POLICE:
             await self.enter_room(sid, POLICE_ROOM)
+        await self.team.connected(sid, session.username, session.role)
 
     async def on_whoami(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
@@ -164,6 +167,16 @@ class StaffNamespace(HelplineNamespace):
                                            args["to"])
         return {"conversation": conv.summary(self.service.clock.now_ms())}
 
+    async def on_team(self, sid: str, payload: object) -> dict[str, Any]:
+        parse(payload, NO_FIELDS)
+        return {"team": await self.team.team(await self._actor(sid))}
+
+    async def on_delete_now(self, sid: str, payload: object) -> dict[str, Any]:
+        args = parse(payload, self.conv_spec)
+        state, due = await self.service.delete_now(await self._actor(sid),
+                                                   args["conversation_id"])
+        return {"state": state.value, "due": due}
+
     async def on_keys(self, sid: str, payload: object) -> dict[str, Any]:
         parse(payload, NO_FIELDS)
         return await self.keys.my_keys(await self._actor(sid))
@@ -224,6 +237,7 @@ class StaffNamespace(HelplineNamespace):
         task = self._expiry.pop(sid, None)
         if task is not None:
             task.cancel()
+        await self.team.disconnected(sid)
 
     async def _expire(self, sid: str, expires_at_ms: int) -> None:
         await self.server.sleep(max(0.0, expires_at_ms / 1000 - time.time()))
