@@ -82,34 +82,38 @@ class HoursService:
         self._parsed: tuple[HoursSpec, OpeningHours] = (default, default.parsed())
 
     async def spec(self) -> tuple[HoursSpec, str, int]:
-        """The spec in force, where it comes from (`env` or `console`), its version."""
+        """The spec in force, where it comes from (`env` or `console`), its version.
+        Not parsed here: `change` checked it before storing it."""
         edited = await self.store.get_edited(HOURS)
-        if edited.data is None:
-            return self.default, "env", edited.version
-        try:
-            raw = json.loads(edited.data)
-            spec = HoursSpec(raw["opening_hours"], tuple(raw["holidays"]))
-            spec.parsed()
-        except (ValueError, KeyError, TypeError) as exc:
-            # Checked when stored; only a later, stricter parser could refuse it.
-            log.error("stored opening hours unreadable (%s); using the environment's",
-                      type(exc).__name__)
-            return self.default, "env", edited.version
-        return spec, "console", edited.version
+        if edited.data is not None:
+            try:
+                raw = json.loads(edited.data)
+                return (HoursSpec(str(raw["opening_hours"]), tuple(raw["holidays"])),
+                        "console", edited.version)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.error("stored opening hours unreadable (%s); using the environment's",
+                          type(exc).__name__)
+        return self.default, "env", edited.version
 
     async def current(self) -> OpeningHours:
-        """The opening hours in force now (read from Redis on every call)."""
+        """The opening hours in force now: one read of Redis per call (every `open`),
+        parsed again only when the spec changed."""
         spec, _, _ = await self.spec()
         cached_spec, cached = self._parsed
         if spec != cached_spec:
-            cached = spec.parsed()
+            try:
+                cached = spec.parsed()
+            except ValueError as exc:  # only a later, stricter parser could refuse it
+                log.error("stored opening hours unreadable (%s); using the environment's",
+                          type(exc).__name__)
+                spec, cached = self.default, self.default.parsed()
             self._parsed = (spec, cached)
         return cached
 
     async def document(self) -> dict[str, Any]:
         """What `GET /api/hours` answers."""
         spec, source, _ = await self.spec()
-        hours = spec.parsed()
+        hours = await self.current()
         now = dt.datetime.fromtimestamp(self.clock.now_ms() / 1000, dt.UTC)
         change = hours.next_change(now)
         return {**spec.to_wire(), "source": source, "open_now": hours.is_open(now),

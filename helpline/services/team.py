@@ -12,6 +12,7 @@ overview room.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Iterable
@@ -89,10 +90,8 @@ class TeamService:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await task
-            except asyncio.CancelledError:
-                pass
         members, self._local = list(self._local.values()), {}
         try:
             await self._changed(await self.store.presence_down(members))

@@ -22,13 +22,15 @@ from helpline.appkeys import ACCOUNTS, SETTINGS, STORE
 from helpline.domain.ids import is_username
 from helpline.domain.roles import Role
 from helpline.domain.staff import Session
-from helpline.errors import Forbidden, InvalidPayload, Unauthorized
+from helpline.errors import InvalidPayload
 from helpline.protocol import USERNAME, Spec, Str, Texts, parse
 from helpline.services.accounts import MAX_LANGUAGES
 from helpline.services.ports import SystemClock
 from helpline.services.staffadmin import StaffAdmin
+from helpline.transport.auth import bearer_session
 
 STAFF_ADMIN = web.AppKey("staff_admin", StaffAdmin)
+ADMIN_ONLY = frozenset({Role.ADMIN})
 
 LANGUAGES = Texts(Str(re.compile(r"[a-z]{2}"), 8), max_items=MAX_LANGUAGES, min_items=0,
                   required=False)
@@ -39,13 +41,7 @@ CHANGE_SPEC: Spec = {"role": Str(choices=Role, max_len=20, required=False), "lan
 
 async def _admin(request: web.Request) -> Session:
     """The admin's live session of the request's bearer token."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized()
-    session = await request.app[ACCOUNTS].authenticate(token.strip())
-    if session.role is not Role.ADMIN:
-        raise Forbidden("Only an admin may do this.")
-    return session
+    return await bearer_session(request, ADMIN_ONLY, "Only an admin may do this.")
 
 
 async def _body(request: web.Request) -> Any:

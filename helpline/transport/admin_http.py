@@ -11,7 +11,7 @@ from aiohttp import web
 from helpline.appkeys import RETENTION, SETTINGS, STORE
 from helpline.domain.roles import Role
 from helpline.services.retention_status import JobTiming, RetentionStatus
-from helpline.transport.http import _staff
+from helpline.transport.auth import bearer_session
 
 # The settings and a count: nothing about anyone. Not audited as a read (unlike the
 # audit log and the statistics, it shows no record of the helpline's work).
@@ -19,7 +19,7 @@ RETENTION_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
 
 
 async def retention_settings(request: web.Request) -> web.Response:
-    await _staff(request, RETENTION_ROLES)
+    await bearer_session(request, RETENTION_ROLES)
     settings, retention = request.app[SETTINGS], request.app[RETENTION]
     status = RetentionStatus(request.app[STORE], retention.clock, retention.policy,
                              JobTiming(settings.job_interval_seconds, settings.jobs_enabled))

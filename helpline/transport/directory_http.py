@@ -21,10 +21,10 @@ from typing import Any
 
 from aiohttp import web
 
-from helpline.appkeys import ACCOUNTS, AUDIT, DIRECTORY, HOURS, LIVE_DIRECTORY, SIO, STORE
+from helpline.appkeys import AUDIT, DIRECTORY, HOURS, LIVE_DIRECTORY, SIO, STORE
 from helpline.domain.roles import Role
 from helpline.domain.staff import Session
-from helpline.errors import Forbidden, InvalidPayload, Unauthorized
+from helpline.errors import InvalidPayload
 from helpline.protocol import MAX_SEQ, Int, Spec, Str, Texts, parse
 from helpline.services.directory_edits import (
     CANNED,
@@ -33,6 +33,7 @@ from helpline.services.directory_edits import (
     LiveDirectory,
 )
 from helpline.services.hours import HOLIDAYS_MAX, OPENING_HOURS_MAX
+from helpline.transport.auth import bearer_session
 from helpline.transport.notifier import SocketNotifier
 
 EDITOR_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
@@ -50,13 +51,7 @@ HOURS_SPEC: Spec = {
 
 async def _editor(request: web.Request) -> Session:
     """The supervisor's or admin's live session of the request's bearer token."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized()
-    session = await request.app[ACCOUNTS].authenticate(token.strip())
-    if session.role not in EDITOR_ROLES:
-        raise Forbidden("Only a supervisor or an admin may do this.")
-    return session
+    return await bearer_session(request, EDITOR_ROLES, "Only a supervisor or an admin may do this.")
 
 
 def _no_query(request: web.Request) -> None:

@@ -21,7 +21,7 @@ from helpline.appkeys import ACCOUNTS, AUDIT, DIRECTORY, LIVE_DIRECTORY, RETENTI
 from helpline.domain.audit import AuditAction
 from helpline.domain.roles import Role
 from helpline.domain.staff import Session
-from helpline.errors import Forbidden, HelplineError, InvalidPayload, Unauthorized, Unavailable
+from helpline.errors import HelplineError, InvalidPayload, Unauthorized, Unavailable
 from helpline.protocol import USERNAME, Str, parse
 from helpline.services.directory import (
     DEFAULT_LANGUAGE,
@@ -31,6 +31,8 @@ from helpline.services.directory import (
     load_directory,
 )
 from helpline.transport.accounts_http import add_account_routes
+from helpline.transport.admin_http import add_admin_routes
+from helpline.transport.auth import bearer_session
 from helpline.transport.directory_http import add_directory_routes
 
 log = logging.getLogger("helpline.http")
@@ -143,26 +145,16 @@ async def logout(request: web.Request) -> web.Response:
 
 async def _staff(request: web.Request, roles: frozenset[Role]) -> Session:
     """The live staff session of the request's bearer token, if its role is in `roles`."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized()
-    session = await request.app[ACCOUNTS].authenticate(token.strip())
-    if session.role not in roles:
-        raise Forbidden()
-    return session
+    return await bearer_session(request, roles)
 
 
 async def _admin(request: web.Request, read: AuditAction,
                  roles: frozenset[Role] = frozenset({Role.ADMIN})) -> None:
     """Only an admin's live session (or one of `roles`) may read the audit log and the
     statistics; the read is itself audited (once per reader and window, services/audit.py)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized()
-    session = await request.app[ACCOUNTS].authenticate(token.strip())
-    if session.role not in roles:
-        raise Forbidden("Only an admin may read this." if roles == {Role.ADMIN}
-                        else "Only a supervisor or an admin may read this.")
+    session = await bearer_session(
+        request, roles, "Only an admin may read this." if roles == {Role.ADMIN}
+        else "Only a supervisor or an admin may read this.")
     await request.app[AUDIT].record_read(session.username, session.role.value, read, None)
 
 
@@ -277,5 +269,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/referrals", referrals)
     add_account_routes(app)  # the admin's accounts, devices, key periods
     add_directory_routes(app)  # the supervisor's tools: canned, referrals, opening hours
-    from helpline.transport.admin_http import add_admin_routes  # imports this module
     add_admin_routes(app)  # the admin's retention screen: /api/retention
